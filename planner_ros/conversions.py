@@ -1,0 +1,268 @@
+"""The one bridge between ROS messages and the pure core types (numpy arrays, planner_ros.geometry).
+
+Only message classes are imported here (no rclpy node code), so this module stays cheap to import and
+easy to test without a running ROS graph.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point, Pose, Quaternion, Transform, Vector3
+from planner_ros_interfaces.action import ExecuteSkill
+from planner_ros_interfaces.msg import SkillArgument, SkillDescription, SkillFailure, SkillParameter
+from sensor_msgs.msg import CameraInfo, Image
+
+from planner_ros.geometry import CameraIntrinsics, Pose3D
+from planner_ros.skills import FailureCode, SkillOutcome, SkillSpec, SkillValidationError
+
+__all__ = [
+    "ImageConversionError",
+    "arguments_from_msg",
+    "arguments_to_msg",
+    "outcome_from_result",
+    "outcome_to_result",
+    "skill_to_msg",
+    "SUPPORTED_ENCODINGS",
+    "camera_info_to_intrinsics",
+    "core_to_pose",
+    "core_to_transform",
+    "depth_to_metres",
+    "image_to_numpy",
+    "intrinsics_to_camera_info",
+    "numpy_to_image",
+    "pose_to_core",
+    "seconds_to_time",
+    "time_to_seconds",
+    "transform_to_core",
+]
+
+# encoding -> (element dtype, channels); spelled exactly as sensor_msgs/image_encodings.hpp does.
+_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
+    "rgb8": (np.dtype(np.uint8), 3),
+    "bgr8": (np.dtype(np.uint8), 3),
+    "rgba8": (np.dtype(np.uint8), 4),
+    "bgra8": (np.dtype(np.uint8), 4),
+    "mono8": (np.dtype(np.uint8), 1),
+    "mono16": (np.dtype(np.uint16), 1),
+    "8UC1": (np.dtype(np.uint8), 1),
+    "8UC3": (np.dtype(np.uint8), 3),
+    "16UC1": (np.dtype(np.uint16), 1),
+    "32FC1": (np.dtype(np.float32), 1),
+    "64FC1": (np.dtype(np.float64), 1),
+}
+SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
+_HOST_BIG_ENDIAN = sys.byteorder == "big"
+_INT32_MAX = 2**31 - 1
+
+
+class ImageConversionError(ValueError):
+    """An Image message and an array (or an encoding) do not fit together."""
+
+
+def _encoding_spec(encoding: str) -> tuple[np.dtype, int]:
+    try:
+        return _ENCODINGS[encoding]
+    except KeyError:
+        raise ImageConversionError(
+            f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        ) from None
+
+
+def image_to_numpy(msg: Image) -> np.ndarray:
+    """Pixels of an Image as (H, W) for one channel or (H, W, C) otherwise, in native byte order.
+
+    When rows are unpadded (step == width * bytes per pixel) and the byte order is native, the result
+    is a zero-copy view of msg.data marked read-only, so it can neither corrupt nor be corrupted
+    silently; call .copy() to edit. Otherwise (padding or byte swap) it is a fresh, writable,
+    C-contiguous copy.
+    """
+    dtype, channels = _encoding_spec(msg.encoding)
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    data_len = len(msg.data)
+    row_bytes = width * dtype.itemsize * channels
+    if step < row_bytes or data_len < step * height:
+        raise ImageConversionError(
+            f"{msg.encoding} image of width={width} height={height} step={step} needs "
+            f"step >= {row_bytes} and data length >= step*height = {step * height}; "
+            f"got data length {data_len}"
+        )
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    swap = bool(msg.is_bigendian) != _HOST_BIG_ENDIAN and dtype.itemsize > 1
+    wire_dtype = dtype.newbyteorder(">" if msg.is_bigendian else "<")
+    raw = np.frombuffer(msg.data, dtype=np.uint8, count=step * height)
+    if step == row_bytes and not swap:
+        out = raw.view(dtype).reshape(shape)
+        out.flags.writeable = False
+        return out
+    # The byte slice keeps the last axis contiguous, which is all .view() needs to reinterpret it.
+    rows = raw.reshape(height, step)[:, :row_bytes].view(wire_dtype).reshape(shape)
+    return np.ascontiguousarray(rows, dtype=dtype)
+
+
+def numpy_to_image(
+    array: np.ndarray, encoding: str, *, stamp: Time | None = None, frame_id: str = ""
+) -> Image:
+    """Image message holding a copy of array; dtype and channel count must match encoding exactly.
+
+    No implicit casting: a float64 array for 32FC1 is a caller bug worth hearing about, not a
+    silent precision loss.
+    """
+    dtype, channels = _encoding_spec(encoding)
+    arr = np.asarray(array)
+    if arr.dtype.kind != dtype.kind or arr.dtype.itemsize != dtype.itemsize:
+        raise ImageConversionError(f"encoding {encoding!r} needs dtype {dtype}, got {arr.dtype}")
+    if channels == 1 and arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    expected_ndim = 2 if channels == 1 else 3
+    if arr.ndim != expected_ndim or (channels > 1 and arr.shape[2] != channels):
+        want = "(H, W)" if channels == 1 else f"(H, W, {channels})"
+        raise ImageConversionError(f"encoding {encoding!r} needs shape {want}, got {arr.shape}")
+    msg = Image()
+    if stamp is not None:
+        msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(arr.shape[0]), int(arr.shape[1])
+    msg.encoding = encoding
+    msg.is_bigendian = int(_HOST_BIG_ENDIAN)
+    msg.step = msg.width * dtype.itemsize * channels
+    # bytes, not an ndarray: rclpy copies an ndarray element by element (~78 ms for 640x480 rgb8),
+    # bytes in about 1 ms. dtype=native also byte-swaps a non-native input.
+    msg.data = np.ascontiguousarray(arr, dtype=dtype).tobytes()
+    return msg
+
+
+def depth_to_metres(msg: Image) -> np.ndarray:
+    """(H, W) float32 depth in metres: 32FC1 is taken as metres already (may be a read-only view);
+    16UC1 is millimetres (the OpenNI/RealSense convention) with 0 meaning "no reading" -> NaN."""
+    if msg.encoding == "32FC1":
+        return image_to_numpy(msg)
+    if msg.encoding == "16UC1":
+        raw = image_to_numpy(msg)
+        depth = raw.astype(np.float32) / np.float32(1000.0)
+        depth[raw == 0] = np.nan
+        return depth
+    raise ImageConversionError(f"depth image must be 32FC1 (m) or 16UC1 (mm), got encoding {msg.encoding!r}")
+
+
+def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
+    """Intrinsics from K; an all-zero K (uncalibrated camera) is rejected rather than used."""
+    k = np.asarray(msg.k, dtype=np.float64)
+    try:
+        return CameraIntrinsics(
+            width=int(msg.width),
+            height=int(msg.height),
+            fx=float(k[0]),
+            fy=float(k[4]),
+            cx=float(k[2]),
+            cy=float(k[5]),
+            frame_id=msg.header.frame_id,
+            distortion_model=msg.distortion_model,
+            distortion=tuple(float(c) for c in msg.d),
+        )
+    except ValueError as exc:
+        raise ValueError(f"CameraInfo (frame_id={msg.header.frame_id!r}) is unusable: {exc}") from exc
+
+
+def intrinsics_to_camera_info(intr: CameraIntrinsics, *, stamp: Time | None = None) -> CameraInfo:
+    """CameraInfo of a monocular camera: R = identity and P = [K | 0] (Tx = Ty = 0)."""
+    msg = CameraInfo()
+    if stamp is not None:
+        msg.header.stamp = stamp
+    msg.header.frame_id = intr.frame_id
+    msg.width, msg.height = intr.width, intr.height
+    msg.distortion_model = intr.distortion_model
+    msg.d = list(intr.distortion)
+    k = intr.matrix
+    msg.k = k.ravel()
+    msg.r = np.eye(3).ravel()
+    msg.p = np.hstack([k, np.zeros((3, 1))]).ravel()
+    return msg
+
+
+def pose_to_core(msg: Pose) -> Pose3D:
+    p, q = msg.position, msg.orientation
+    return Pose3D((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))
+
+
+def core_to_pose(pose: Pose3D) -> Pose:
+    (px, py, pz), (qx, qy, qz, qw) = pose.position_m, pose.orientation_xyzw
+    return Pose(position=Point(x=px, y=py, z=pz), orientation=Quaternion(x=qx, y=qy, z=qz, w=qw))
+
+
+def transform_to_core(msg: Transform) -> Pose3D:
+    t, q = msg.translation, msg.rotation
+    return Pose3D((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
+
+
+def core_to_transform(pose: Pose3D) -> Transform:
+    (px, py, pz), (qx, qy, qz, qw) = pose.position_m, pose.orientation_xyzw
+    return Transform(translation=Vector3(x=px, y=py, z=pz), rotation=Quaternion(x=qx, y=qy, z=qz, w=qw))
+
+
+def time_to_seconds(msg: Time) -> float:
+    return msg.sec + msg.nanosec * 1e-9
+
+
+def seconds_to_time(seconds: float) -> Time:
+    """Time from non-negative seconds, rounded to the nearest nanosecond.
+
+    Splitting off the integer part first keeps nanosecond resolution for epoch-sized values, and the
+    carry keeps nanosec < 1e9 when the fraction rounds up (1.999999999999 -> 2 s, 0 ns).
+    """
+    value = float(seconds)
+    if not math.isfinite(value) or value < 0.0:
+        raise ValueError(f"seconds must be finite and >= 0, got {seconds!r}")
+    sec = math.floor(value)
+    nanosec = round((value - sec) * 1e9)
+    if nanosec >= 1_000_000_000:
+        sec, nanosec = sec + 1, nanosec - 1_000_000_000
+    if sec > _INT32_MAX:
+        raise ValueError(f"seconds {seconds!r} overflows builtin_interfaces/Time.sec (int32)")
+    return Time(sec=int(sec), nanosec=int(nanosec))
+
+
+# -- skills ---------------------------------------------------------------------------------------------
+def arguments_from_msg(arguments: list[SkillArgument]) -> dict[str, str]:
+    """SkillArgument[] -> {name: value}; a name given twice is ambiguous and refused."""
+    result: dict[str, str] = {}
+    for arg in arguments:
+        if arg.name in result:
+            raise SkillValidationError(FailureCode.INVALID_ARGUMENTS, f"argument '{arg.name}' is given twice")
+        result[arg.name] = arg.value
+    return result
+
+
+def arguments_to_msg(arguments: Mapping[str, str]) -> list[SkillArgument]:
+    return [SkillArgument(name=str(k), value=str(v)) for k, v in arguments.items()]
+
+
+def skill_to_msg(spec: SkillSpec) -> SkillDescription:
+    return SkillDescription(
+        name=spec.name,
+        description=spec.description,
+        parameters=[SkillParameter(name=p.name, type=p.type.value, description=p.description, optional=p.optional)
+                    for p in spec.params],
+        preconditions=list(spec.preconditions),
+        effects=list(spec.effects),
+    )
+
+
+def outcome_to_result(outcome: SkillOutcome) -> ExecuteSkill.Result:
+    return ExecuteSkill.Result(
+        success=outcome.success,
+        failure=SkillFailure(code=int(outcome.code), reason=outcome.reason),
+        duration_s=float(outcome.duration_s),
+    )
+
+
+def outcome_from_result(result: ExecuteSkill.Result) -> SkillOutcome:
+    try:
+        code = FailureCode(result.failure.code)
+    except ValueError:
+        code = FailureCode.EXECUTION_ERROR
+    return SkillOutcome(success=bool(result.success), code=code, reason=result.failure.reason,
+                        duration_s=float(result.duration_s))

@@ -1,0 +1,1 @@
+"""ROS node shells: each module is one node executable with a main()."""
