@@ -157,13 +157,29 @@ def build_interfaces(venv: Path, python: Path, system_ros: str | None) -> None:
     log("building planner_ros_interfaces (rosidl; about 2 minutes on 2 cores)")
     start = time.monotonic()
     run(["cmake", "-S", str(INTERFACES), "-B", str(build_dir), f"-DCMAKE_INSTALL_PREFIX={venv}",
-         f"-DPython3_EXECUTABLE={python}", "-DBUILD_TESTING=OFF", "-DCMAKE_BUILD_TYPE=Release"],
+         f"-DPython3_EXECUTABLE={python}", "-DBUILD_TESTING=OFF", "-DCMAKE_BUILD_TYPE=Release",
+         # The generated Python extensions find their C libraries without LD_LIBRARY_PATH.
+         f"-DCMAKE_INSTALL_RPATH={venv / 'lib'}"],
         env=env, quiet_log=log_file)
     jobs = str(os.cpu_count() or 2)
     run(["cmake", "--build", str(build_dir), "-j", jobs], env=env, quiet_log=log_file.with_suffix(".build.log"))
     run(["cmake", "--install", str(build_dir)], env=env, quiet_log=log_file.with_suffix(".install.log"))
     shutil.rmtree(build_dir, ignore_errors=True)
     log(f"interfaces built and installed into {venv} in {time.monotonic() - start:.0f} s")
+
+
+def install_env_hook(venv: Path) -> None:
+    """With a sourced ROS, make the venv's Python see the interfaces installed into the venv.
+
+    rosidl looks type support libraries up through AMENT_PREFIX_PATH and LD_LIBRARY_PATH at call time, so
+    prepending the venv in a .pth hook (run at interpreter start) is enough; the pip wheels do the same.
+    """
+    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    hook = ("import os, sys; [os.environ.__setitem__(k, os.pathsep.join([v] + [x for x in os.environ.get(k, '')"
+            ".split(os.pathsep) if x and x != v])) for k, v in (('AMENT_PREFIX_PATH', sys.prefix), "
+            "('LD_LIBRARY_PATH', os.path.join(sys.prefix, 'lib')))]\n")
+    Path(site, "planner_ros_ament_env.pth").write_text(hook)
 
 
 def ensure_apt(packages: tuple[str, ...]) -> None:
@@ -232,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     fp = fingerprint(INTERFACES, system_ros or steps.recorded("ros-wheels"))
     if not steps.done("interfaces", fp):
         build_interfaces(venv, python, system_ros)
+        if system_ros:
+            install_env_hook(venv)
         steps.mark("interfaces", fp)
 
     # Node names become console scripts, so adding or removing a node module needs a reinstall.

@@ -7,7 +7,7 @@ Parameters:
   feedback_hz (float, 10.0): feedback rate while a skill runs.
 Actions: execute_skill (planner_ros_interfaces/action/ExecuteSkill).
 Services: list_skills (planner_ros_interfaces/srv/ListSkills).
-One skill runs at a time, as on a single-arm robot: a goal that arrives while one runs is rejected.
+One skill runs at a time, as on a single-arm robot: a goal that arrives while one runs fails with BUSY.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import yaml
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
@@ -52,24 +52,25 @@ class SkillServer(Node):
         group = ReentrantCallbackGroup()
         self._server = ActionServer(
             self, ExecuteSkill, "execute_skill", execute_callback=self._execute,
-            goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group,
+            cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group,
         )
         self.create_service(ListSkills, "list_skills", self._list_skills, callback_group=group)
         self.get_logger().info(f"serving {len(list(DEFAULT_SKILLS))} skills over the symbolic world from {scene_file}")
-
-    def _on_goal(self, goal: ExecuteSkill.Goal) -> GoalResponse:
-        if self._busy.locked():
-            self.get_logger().warning(f"rejected '{goal.skill}': another skill is running")
-            return GoalResponse.REJECT
-        return GoalResponse.ACCEPT
 
     def _list_skills(self, _request, response):
         response.skills = [cs.skill_to_msg(spec) for spec in DEFAULT_SKILLS]
         return response
 
     def _execute(self, goal_handle):
-        with self._busy:
-            outcome = self._run(goal_handle)
+        if self._busy.acquire(blocking=False):
+            try:
+                outcome = self._run(goal_handle)
+            finally:
+                self._busy.release()
+        else:
+            outcome = SkillOutcome.failed(FailureCode.BUSY, f"'{goal_handle.request.skill}' arrived while another "
+                                          "skill was running; wait for its result or cancel it")
+            self.get_logger().warning(outcome.reason)
         if outcome.code == FailureCode.CANCELED:
             goal_handle.canceled()
         elif outcome.success:

@@ -41,6 +41,7 @@ class FailureCode(IntEnum):
     TIMEOUT = 15
     CANCELED = 16
     EXECUTION_ERROR = 17
+    BUSY = 18
 
 
 @dataclass(frozen=True)
