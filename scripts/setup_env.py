@@ -20,8 +20,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERFACES = ROOT / "planner_ros_interfaces"
+# Standard message packages missing from PyPI, built only when the ROS in use lacks them.
+VENDORED = {"tf2_msgs": ROOT / "vendor" / "tf2_msgs"}
 ROS_REQUIREMENTS = ROOT / "requirements" / "ros-jazzy.txt"
 DEV_REQUIREMENTS = ROOT / "requirements" / "dev.txt"
+RUNTIME_REQUIREMENTS = ROOT / "requirements" / "runtime.txt"
 LOCK = ROOT / "requirements" / "lock.txt"
 # What the MuJoCo simulator needs to render headless on the CPU.
 APT_PACKAGES = ("libosmesa6",)
@@ -144,8 +147,9 @@ def fix_wheel_cmake_paths(venv: Path, python: Path) -> int:
     return changed
 
 
-def build_interfaces(venv: Path, python: Path, system_ros: str | None) -> None:
-    build_dir = venv / ".setup" / "build-interfaces"
+def build_package(package: Path, venv: Path, python: Path, system_ros: str | None) -> None:
+    """Build an ament_cmake/rosidl package with CMake and install it into the venv."""
+    build_dir = venv / ".setup" / f"build-{package.name}"
     shutil.rmtree(build_dir, ignore_errors=True)
     env = dict(os.environ)
     prefixes = [str(venv)] if not system_ros else [str(venv), *env["AMENT_PREFIX_PATH"].split(os.pathsep)]
@@ -153,10 +157,10 @@ def build_interfaces(venv: Path, python: Path, system_ros: str | None) -> None:
     env["CMAKE_PREFIX_PATH"] = os.pathsep.join(prefixes)
     # The wheels' re-exec guard must not leak into CMake's Python subprocesses.
     env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
-    log_file = venv / ".setup" / "build-interfaces.log"
-    log("building planner_ros_interfaces (rosidl; about 2 minutes on 2 cores)")
+    log_file = venv / ".setup" / f"build-{package.name}.log"
+    log(f"building {package.name} (rosidl; up to 2.5 minutes on 2 cores)")
     start = time.monotonic()
-    run(["cmake", "-S", str(INTERFACES), "-B", str(build_dir), f"-DCMAKE_INSTALL_PREFIX={venv}",
+    run(["cmake", "-S", str(package), "-B", str(build_dir), f"-DCMAKE_INSTALL_PREFIX={venv}",
          f"-DPython3_EXECUTABLE={python}", "-DBUILD_TESTING=OFF", "-DCMAKE_BUILD_TYPE=Release",
          # The generated Python extensions find their C libraries without LD_LIBRARY_PATH.
          f"-DCMAKE_INSTALL_RPATH={venv / 'lib'}"],
@@ -165,7 +169,7 @@ def build_interfaces(venv: Path, python: Path, system_ros: str | None) -> None:
     run(["cmake", "--build", str(build_dir), "-j", jobs], env=env, quiet_log=log_file.with_suffix(".build.log"))
     run(["cmake", "--install", str(build_dir)], env=env, quiet_log=log_file.with_suffix(".install.log"))
     shutil.rmtree(build_dir, ignore_errors=True)
-    log(f"interfaces built and installed into {venv} in {time.monotonic() - start:.0f} s")
+    log(f"{package.name} built and installed into {venv} in {time.monotonic() - start:.0f} s")
 
 
 def install_env_hook(venv: Path) -> None:
@@ -238,38 +242,50 @@ def main(argv: list[str] | None = None) -> int:
     (venv / ".setup").mkdir(parents=True, exist_ok=True)
 
     if not system_ros:
-        fp = fingerprint(ROS_REQUIREMENTS, LOCK)
+        # Only the ROS pins matter here: other lock changes must not trigger an interface rebuild.
+        ros_pins = [line for line in LOCK.read_text().splitlines() if line.startswith("ros-")] if LOCK.exists() else []
+        fp = fingerprint(ROS_REQUIREMENTS, ros_pins)
         if not steps.done("ros-wheels", fp):
             log("installing ROS 2 Jazzy wheels (about 30 s)")
             pip_install(python, ["-r", str(ROS_REQUIREMENTS)], pip_log)
             log(f"rewrote CMake paths in {fix_wheel_cmake_paths(venv, python)} files")
             steps.mark("ros-wheels", fp)
 
-    fp = fingerprint(INTERFACES, system_ros or steps.recorded("ros-wheels"))
+    base = system_ros or steps.recorded("ros-wheels")
+    for name, package in VENDORED.items():
+        fp = fingerprint(package, base)
+        if steps.done(name, fp):
+            continue
+        if subprocess.run([str(python), "-c", f"import {name}.msg"], capture_output=True).returncode != 0:
+            build_package(package, venv, python, system_ros)
+        steps.mark(name, fp)
+
+    fp = fingerprint(INTERFACES, base)
     if not steps.done("interfaces", fp):
-        build_interfaces(venv, python, system_ros)
+        build_package(INTERFACES, venv, python, system_ros)
         if system_ros:
             install_env_hook(venv)
         steps.mark("interfaces", fp)
 
     # Node names become console scripts, so adding or removing a node module needs a reinstall.
     nodes = sorted(p.name for p in (ROOT / "planner_ros" / "nodes").glob("*.py"))
-    fp = fingerprint(ROOT / "setup.py", ROOT / "setup.cfg", DEV_REQUIREMENTS, LOCK, nodes)
+    fp = fingerprint(ROOT / "setup.py", ROOT / "setup.cfg", RUNTIME_REQUIREMENTS, DEV_REQUIREMENTS, LOCK, nodes)
     if not steps.done("project", fp):
         log("installing planner_ros (editable) and test tools")
-        pip_install(python, ["-r", str(DEV_REQUIREMENTS), "-e", str(ROOT)], pip_log)
+        pip_install(python, ["-r", str(RUNTIME_REQUIREMENTS), "-r", str(DEV_REQUIREMENTS), "-e", str(ROOT)], pip_log)
         steps.mark("project", fp)
 
     if not args.skip_apt:
         ensure_apt(APT_PACKAGES)
 
     probe = subprocess.run(
-        [str(python), "-c", "import rclpy, planner_ros_interfaces.action, planner_ros"], capture_output=True, text=True
+        [str(python), "-c", "import rclpy, tf2_msgs.msg, planner_ros_interfaces.action, planner_ros"],
+        capture_output=True, text=True,
     )
     if probe.returncode != 0:
-        for step in ("ros-wheels", "interfaces", "project"):
+        for step in ("ros-wheels", *VENDORED, "interfaces", "project"):
             (steps.dir / step).unlink(missing_ok=True)
-        raise SetupError("the venv does not import rclpy, planner_ros_interfaces and planner_ros:\n"
+        raise SetupError("the venv does not import rclpy, tf2_msgs, planner_ros_interfaces and planner_ros:\n"
                          f"{probe.stderr.strip()}\nRe-run `make setup`; it will redo every step.")
     log(f"ready in {time.monotonic() - start:.1f} s: {venv}")
     return 0
