@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point, Pose, Quaternion, Transform, Vector3
+from geometry_msgs.msg import Point, Pose, Quaternion, Transform, TransformStamped, Vector3
 from planner_ros_interfaces.action import ExecuteSkill
 from planner_ros_interfaces.msg import SkillArgument, SkillDescription, SkillFailure, SkillParameter
 from sensor_msgs.msg import CameraInfo, Image
@@ -38,6 +38,7 @@ __all__ = [
     "seconds_to_time",
     "time_to_seconds",
     "transform_to_core",
+    "transform_stamped",
 ]
 
 # encoding -> (element dtype, channels); spelled exactly as sensor_msgs/image_encodings.hpp does.
@@ -201,6 +202,15 @@ def transform_to_core(msg: Transform) -> Pose3D:
 def core_to_transform(pose: Pose3D) -> Transform:
     (px, py, pz), (qx, qy, qz, qw) = pose.position_m, pose.orientation_xyzw
     return Transform(translation=Vector3(x=px, y=py, z=pz), rotation=Quaternion(x=qx, y=qy, z=qz, w=qw))
+
+
+def transform_stamped(pose: Pose3D, parent: str, child: str, stamp: Time) -> TransformStamped:
+    """A TF edge: `pose` is child's pose in parent."""
+    msg = TransformStamped(transform=core_to_transform(pose))
+    msg.header.stamp = stamp
+    msg.header.frame_id = parent
+    msg.child_frame_id = child
+    return msg
 
 
 def time_to_seconds(msg: Time) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from planner_ros.sim.faults import FaultError, FaultSpec, fault_from_mapping
+from planner_ros.sim.scene import ObjectPlacement
 from planner_ros.skills import DEFAULT_SKILLS, FailureCode, SkillCall, SkillLibrary, SkillValidationError
 
 OPEN_AT_LEAST = 0.5      # opening fraction from which a door or drawer counts as open
@@ -47,12 +48,6 @@ class WorldFacts:
     relations: Mapping[str, tuple[str, str | None]]   # object id -> ("on" | "in" | "held_by" | "none", where)
     openings: Mapping[str, float]                      # articulated part id -> 0..1
     held: str | None = None
-
-
-@dataclass(frozen=True)
-class ObjectPlacement:
-    kind: str
-    location: str
 
 
 @dataclass(frozen=True)

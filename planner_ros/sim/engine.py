@@ -1,0 +1,211 @@
+"""The simulation loop's core: world, skills, faults and cameras advanced one control period at a time.
+
+SimEngine is single-threaded and free of ROS; SimRuntime runs it in a thread at a chosen real-time factor
+and is the only way other threads reach it (through a command queue), so MjData is never touched
+concurrently.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner_ros.sim.cameras import CameraFrame, CameraRig, corrupt_depth
+from planner_ros.sim.faults import FaultSchedule, FaultSpec, FaultType
+from planner_ros.sim.scenario import Scenario, WorldFacts
+from planner_ros.sim.skills import Progress, SimSkills, SkillRun
+from planner_ros.sim.world import CONTROL_PERIOD_S, GroundTruth, World
+from planner_ros.skills import FailureCode, SkillCall, SkillOutcome
+
+
+@dataclass
+class SkillJob:
+    """A skill call in flight; written by the sim thread, read by the caller's thread."""
+
+    call: SkillCall
+    progress: Progress = Progress("queued", 0.0)
+    outcome: SkillOutcome | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    cancel_requested: bool = False
+
+
+@dataclass(frozen=True)
+class EpisodeConfig:
+    layout: str = "kitchen_a"
+    seed: int = 0
+    random_objects: int = 8
+    scenario: Scenario | None = None
+
+
+def facts_from_ground_truth(gt: GroundTruth, part_receptacles: dict[str, str]) -> WorldFacts:
+    """Goal-checking view of the ground truth; a container's opening is also filed under its own id."""
+    openings = dict(gt.openings)
+    openings.update({rec: gt.openings[part] for part, rec in part_receptacles.items() if part in gt.openings})
+    relations = {o.id: (o.relation, o.receptacle) for o in gt.objects}
+    return WorldFacts(relations, openings, gt.held_object)
+
+
+class SimEngine:
+    def __init__(self, episode: EpisodeConfig, *, cameras: tuple[str, ...] = (), width: int = 640,
+                 height: int = 480, camera_rate_hz: float = 2.0) -> None:
+        self.camera_names = tuple(cameras)
+        self.width, self.height = width, height
+        self.camera_period_s = 1.0 / camera_rate_hz if camera_rate_hz > 0 else math.inf
+        self.world: World | None = None
+        self.rig: CameraRig | None = None
+        self.load(episode)
+
+    def load(self, episode: EpisodeConfig) -> None:
+        """(Re)build the world for an episode and arm its scenario's faults."""
+        sc = episode.scenario
+        if self.rig is not None:
+            self.rig.close()
+        objects = dict(sc.objects) if sc else None
+        self.world = World(sc.layout if sc else episode.layout, sc.seed if sc else episode.seed, objects,
+                           sc.random_objects if sc else episode.random_objects)
+        self.world.settle(2.0)
+        self.episode = episode
+        self.schedule = FaultSchedule()
+        self.skills = SimSkills(self.world, self.schedule, np.random.default_rng(self.world.index.seed + 7))
+        self._depth_rng = np.random.default_rng(self.world.index.seed + 11)
+        for fault in sc.faults if sc else ():
+            self.schedule.add(fault)
+        for fault in self.schedule.take_immediate():
+            self.skills.apply_fault(fault)
+        self.job: SkillJob | None = None
+        self._run: SkillRun | None = None
+        self._next_frame_s = self.world.time_s
+        self.rig = CameraRig(self.world.model, self.camera_names, width=self.width, height=self.height) \
+            if self.camera_names else None
+
+    @property
+    def time_s(self) -> float:
+        return self.world.time_s
+
+    def inject(self, fault: FaultSpec) -> FaultSpec:
+        stored = self.schedule.add(fault)
+        for now in self.schedule.take_immediate():
+            self.skills.apply_fault(now)
+        return stored
+
+    def clear_faults(self) -> None:
+        self.schedule.clear()
+
+    def start(self, call: SkillCall) -> SkillJob:
+        job = SkillJob(call)
+        if self.job is not None:
+            job.outcome = SkillOutcome.failed(FailureCode.BUSY, f"{call.text} arrived while {self.job.call.text} "
+                                                                "was running; wait for its result or cancel it")
+            job.done.set()
+            return job
+        self.job, self._run = job, self.skills.run(call)
+        return job
+
+    def tick(self) -> list[CameraFrame]:
+        """Advance one control period (driving the running skill, if any); return frames that fell due."""
+        if self.job is not None:
+            self._advance_job()
+        else:
+            self.world.step(max(1, round(CONTROL_PERIOD_S / self.world.timestep_s)))
+        if self.rig is None or self.world.time_s + 1e-9 < self._next_frame_s:
+            return []
+        self._next_frame_s += self.camera_period_s
+        return [frame for name in self.camera_names if (frame := self._render(name)) is not None]
+
+    def _advance_job(self) -> None:
+        job = self.job
+        if job.cancel_requested:
+            self._run.close()  # motions hold their joints where they are
+            self._finish(SkillOutcome.failed(FailureCode.CANCELED, f"{job.call.text} was canceled; the robot "
+                                                                   "stopped where it was"))
+            return
+        try:
+            job.progress = next(self._run)
+        except StopIteration as stop:
+            self._finish(stop.value)
+
+    def _finish(self, outcome: SkillOutcome) -> None:
+        self.job.outcome = outcome
+        self.job.done.set()
+        self.job, self._run = None, None
+
+    def _render(self, name: str) -> CameraFrame | None:
+        fault = self.skills.camera_fault(name, self.world.time_s)
+        if fault is not None and fault.type is FaultType.CAMERA_DROP:
+            return None
+        frame = self.rig.render(self.world.data, name)
+        if fault is not None and fault.type is FaultType.DEPTH_CORRUPT:
+            depth = corrupt_depth(frame.depth_m, float(fault.params.get("fraction", 0.3)), self._depth_rng)
+            frame = CameraFrame(frame.name, frame.stamp_s, frame.rgb, depth, frame.intrinsics,
+                                frame.world_from_optical, frame.segmentation)
+        return frame
+
+    def ground_truth(self) -> GroundTruth:
+        return self.world.ground_truth()
+
+    def facts(self) -> WorldFacts:
+        parts = {pid: p.receptacle for pid, p in self.world.index.parts.items()}
+        return facts_from_ground_truth(self.ground_truth(), parts)
+
+    def close(self) -> None:
+        if self.rig is not None:
+            self.rig.close()
+            self.rig = None
+
+
+class SimRuntime:
+    """Runs a SimEngine in its own thread, paced at real_time_factor (0: as fast as it goes)."""
+
+    def __init__(self, engine: SimEngine, *, real_time_factor: float = 1.0,
+                 on_tick: Callable[[SimEngine, list[CameraFrame]], None] | None = None) -> None:
+        self.engine = engine
+        self.real_time_factor = real_time_factor
+        self.on_tick = on_tick
+        self._commands: queue.Queue[tuple[Callable[[SimEngine], Any], Future]] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sim", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def call(self, fn: Callable[[SimEngine], Any], timeout_s: float | None = 30.0) -> Any:
+        """Run fn(engine) on the sim thread and return its result (exceptions propagate)."""
+        future: Future = Future()
+        self._commands.put((fn, future))
+        return future.result(timeout=timeout_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        self.engine.close()
+
+    def _loop(self) -> None:
+        wall0, sim0 = time.monotonic(), self.engine.time_s
+        try:
+            while not self._stop.is_set():
+                while not self._commands.empty():
+                    fn, future = self._commands.get_nowait()
+                    try:
+                        future.set_result(fn(self.engine))
+                    except Exception as err:  # handed to the caller's thread
+                        future.set_exception(err)
+                    wall0, sim0 = time.monotonic(), self.engine.time_s  # a reset restarts the clock
+                frames = self.engine.tick()
+                if self.on_tick is not None:
+                    self.on_tick(self.engine, frames)
+                if self.real_time_factor > 0:
+                    ahead = (self.engine.time_s - sim0) / self.real_time_factor - (time.monotonic() - wall0)
+                    if ahead > 0:
+                        self._stop.wait(ahead)
+        except BaseException as err:  # surfaced by the node, which then exits
+            self.error = err
+            raise
