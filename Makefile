@@ -25,6 +25,8 @@ demo: setup
 
 bench: setup
 	$(PYTHON) benchmarks/bench_conversions.py
+	$(PYTHON) benchmarks/bench_sim_physics.py
+	$(PYTHON) benchmarks/bench_sim.py
 
 clean:
 	rm -rf $(VENV) build install log runs

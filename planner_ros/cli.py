@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import datetime, timezone
 
-from planner_ros.launcher.bringup import BringupError, load_bringup, resolve_bringup_path
-from planner_ros.paths import config_dir
+from planner_ros.launcher.bringup import BringupError, load_bringup, resolve_bringup_path, with_overrides
+from planner_ros.paths import config_dir, runs_dir
 from planner_ros.ros_env import describe, isolated_env
 
 
@@ -15,11 +16,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _run_bringup(name: str, env: dict[str, str], use_sim_time: bool | None) -> int:
+def _run_bringup(name: str, env: dict[str, str], use_sim_time: bool | None,
+                 overrides: dict[str, dict] | None = None) -> int:
     from planner_ros.launcher.supervisor import Supervisor
 
     try:
         bringup = load_bringup(resolve_bringup_path(name), use_sim_time=use_sim_time)
+        if overrides:
+            bringup = with_overrides(bringup, overrides)
     except BringupError as err:
         print(f"planner-ros: error: {err}", file=sys.stderr)
         return 2
@@ -46,9 +50,30 @@ def cmd_bringup(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     env = isolated_env(domain_id=args.domain_id)
-    print("[demo] foundation demo: the symbolic-household skill server and a scripted skill sequence, "
-          "two ROS 2 processes; no planner or simulator yet", flush=True)
-    return _run_bringup("demo", env, None)
+    if args.symbolic:
+        print("[demo] the symbolic-household skill server and a scripted skill sequence", flush=True)
+        return _run_bringup("symbolic_demo", env, None)
+    run_dir = runs_dir() / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-demo"
+    overrides = {"skill_sequence_runner": {"record_dir": str(run_dir)},
+                 "camera_recorder": {"output_dir": str(run_dir / "views")}}
+    if args.scenario:
+        overrides["sim"] = {"scenario": args.scenario}
+        overrides["skill_sequence_runner"]["scenario"] = args.scenario
+    print(f"[demo] the MuJoCo kitchen replaying a task's reference plan (scripted; no planner yet); "
+          f"record and camera views in {run_dir}", flush=True)
+    code = _run_bringup("demo", env, None, overrides)
+    print(f"[demo] {'finished' if code == 0 else f'FAILED (exit {code})'}; record and views: {run_dir}", flush=True)
+    return code
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    env = isolated_env(domain_id=args.domain_id) if args.localhost else dict(os.environ)
+    params = {"real_time_factor": args.real_time_factor}
+    if args.scenario:
+        params["scenario"] = args.scenario
+    if args.layout:
+        params.update(layout=args.layout, seed=args.seed)
+    return _run_bringup("sim", env, None, {"sim": params})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the demo on this machine (localhost-only DDS, own domain id)")
     demo.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: random in 1..101)")
+    demo.add_argument("--scenario", help="task to replay, <task_id>[:clean|fault] (default: config/params/demo.yaml)")
+    demo.add_argument("--symbolic", action="store_true", help="the symbolic-household demo instead (no physics)")
     demo.set_defaults(func=cmd_demo)
+
+    sim = sub.add_parser("sim", help="run the embedded MuJoCo household alone (config/bringup/sim.yaml)")
+    sim.add_argument("--scenario", help="<task_id>[:clean|fault] from config/tasks")
+    sim.add_argument("--layout", choices=["kitchen_a", "kitchen_b", "kitchen_c"], help="layout (no scenario)")
+    sim.add_argument("--seed", type=int, default=0, help="seed for --layout")
+    sim.add_argument("--real-time-factor", type=float, default=1.0, help="sim s per wall s; 0: as fast as possible")
+    sim.add_argument("--localhost", action="store_true", help="localhost-only discovery and a fresh domain id")
+    sim.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID for the nodes")
+    sim.set_defaults(func=cmd_sim)
     return parser
 
 

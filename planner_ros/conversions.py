@@ -13,10 +13,20 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Transform, TransformStamped, Vector3
 from planner_ros_interfaces.action import ExecuteSkill
-from planner_ros_interfaces.msg import SkillArgument, SkillDescription, SkillFailure, SkillParameter
+from planner_ros_interfaces.msg import (
+    ObjectState,
+    Relation,
+    SceneGraph,
+    SceneObject,
+    SkillArgument,
+    SkillDescription,
+    SkillFailure,
+    SkillParameter,
+)
 from sensor_msgs.msg import CameraInfo, Image
 
 from planner_ros.geometry import CameraIntrinsics, Pose3D
+from planner_ros.sim.goals import WorldFacts
 from planner_ros.skills import FailureCode, SkillOutcome, SkillSpec, SkillValidationError
 
 __all__ = [
@@ -26,6 +36,9 @@ __all__ = [
     "outcome_from_result",
     "outcome_to_result",
     "skill_to_msg",
+    "camera_frame_to_msgs",
+    "ground_truth_to_msg",
+    "facts_from_scene_graph",
     "SUPPORTED_ENCODINGS",
     "camera_info_to_intrinsics",
     "core_to_pose",
@@ -276,3 +289,66 @@ def outcome_from_result(result: ExecuteSkill.Result) -> SkillOutcome:
         code = FailureCode.EXECUTION_ERROR
     return SkillOutcome(success=bool(result.success), code=code, reason=result.failure.reason,
                         duration_s=float(result.duration_s))
+
+
+# -- simulator ------------------------------------------------------------------------------------------
+def camera_frame_to_msgs(frame, stamp: Time) -> tuple[Image, Image, CameraInfo]:
+    """A rendered RGB-D frame (planner_ros.sim.cameras.CameraFrame) as color, depth and CameraInfo."""
+    frame_id = frame.intrinsics.frame_id
+    color = numpy_to_image(frame.rgb, "rgb8", stamp=stamp, frame_id=frame_id)
+    depth = numpy_to_image(frame.depth_m, "32FC1", stamp=stamp, frame_id=frame_id)
+    return color, depth, intrinsics_to_camera_info(frame.intrinsics, stamp=stamp)
+
+
+def _box_pose(lo, hi) -> tuple[Pose, Vector3]:
+    centre = [(a + b) / 2 for a, b in zip(lo, hi)]
+    pose = Pose(position=Point(x=centre[0], y=centre[1], z=centre[2]), orientation=Quaternion(w=1.0))
+    return pose, Vector3(x=hi[0] - lo[0], y=hi[1] - lo[1], z=hi[2] - lo[2])
+
+
+def ground_truth_to_msg(gt, receptacles: Mapping[str, tuple[str, tuple, tuple, str | None]], frame_id: str,
+                        stamp: Time, revision: int) -> SceneGraph:
+    """Simulator ground truth (planner_ros.sim.world.GroundTruth) as a SceneGraph, for evaluation only.
+
+    receptacles maps id -> (kind "surface"/"container", volume min xyz, volume max xyz, part id or None).
+    """
+    msg = SceneGraph(revision=revision)
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    for obj in gt.objects:
+        pose = core_to_pose(obj.pose)
+        states = [ObjectState(name="held", value=str(obj.relation == "held_by").lower(), amount=math.nan,
+                              confidence=1.0)]
+        msg.objects.append(SceneObject(
+            id=obj.id, label=obj.kind, kind=SceneObject.KIND_OBJECT, status=SceneObject.STATUS_VISIBLE,
+            pose=pose, size=Vector3(x=obj.size_m[0], y=obj.size_m[1], z=obj.size_m[2]), confidence=1.0,
+            states=states, last_seen=stamp))
+        if obj.receptacle is not None:
+            predicate = Relation.HELD_BY if obj.relation == "held_by" else obj.relation
+            msg.relations.append(Relation(subject_id=obj.id, predicate=predicate, object_id=obj.receptacle,
+                                          confidence=1.0))
+    for rid, (kind, lo, hi, part) in sorted(receptacles.items()):
+        pose, size = _box_pose(lo, hi)
+        states = []
+        if part is not None:
+            amount = float(gt.openings[part])
+            states.append(ObjectState(name="open", value=str(amount >= 0.5).lower(), amount=amount, confidence=1.0))
+        msg.objects.append(SceneObject(id=rid, label=rid, kind=SceneObject.KIND_RECEPTACLE,
+                                       status=SceneObject.STATUS_VISIBLE, pose=pose, size=size, confidence=1.0,
+                                       states=states, last_seen=stamp))
+        if part is not None and part != rid:
+            msg.objects.append(SceneObject(id=part, label=part, kind=SceneObject.KIND_ARTICULATED_PART,
+                                           status=SceneObject.STATUS_VISIBLE, parent_id=rid, pose=pose,
+                                           confidence=1.0, states=list(states), last_seen=stamp))
+            msg.relations.append(Relation(subject_id=part, predicate=Relation.PART_OF, object_id=rid,
+                                          confidence=1.0))
+    return msg
+
+
+def facts_from_scene_graph(msg: SceneGraph) -> WorldFacts:
+    """What goal conditions are checked against, from a SceneGraph (ground truth or the live graph)."""
+    relations = {r.subject_id: (r.predicate, r.object_id) for r in msg.relations
+                 if r.predicate in (Relation.ON, Relation.IN, Relation.HELD_BY)}
+    openings = {o.id: float(s.amount) for o in msg.objects for s in o.states if s.name == "open"}
+    held = next((subject for subject, (predicate, _) in relations.items() if predicate == Relation.HELD_BY), None)
+    return WorldFacts(relations, openings, held)
+

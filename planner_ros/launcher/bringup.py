@@ -19,7 +19,7 @@ One YAML file is the single source of truth for the built-in launcher (`planner-
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,16 @@ def load_bringup(path: Path, *, param_root: Path | None = None, use_sim_time: bo
         raise BringupError(f"{path}: duplicate node names {duplicates}")
     return Bringup(name=str(data.get("name") or Path(path).stem), path=Path(path).resolve(), nodes=nodes,
                    use_sim_time=sim_time, description=str(data.get("description", "")))
+
+
+def with_overrides(bringup: Bringup, overrides: dict[str, dict[str, Any]]) -> Bringup:
+    """The bringup with extra parameter values for some nodes ({node name: {parameter: value}})."""
+    unknown = sorted(set(overrides) - {n.name for n in bringup.nodes})
+    if unknown:
+        raise BringupError(f"{bringup.path}: no nodes named {unknown} to override")
+    nodes = tuple(replace(n, parameter_overrides={**n.parameter_overrides, **overrides.get(n.name, {})})
+                  for n in bringup.nodes)
+    return replace(bringup, nodes=nodes)
 
 
 def _ros_value(value: Any) -> str:

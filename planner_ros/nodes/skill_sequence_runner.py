@@ -4,12 +4,17 @@ A smoke test for any ExecuteSkill server (the simulator's or a real robot's): ev
 its arguments and the expected outcome (success, a failure code, or CANCELED after cancel_after_s), and
 the node exits 0 only if every outcome matched. It plans nothing: the steps are the file's.
 
+With `scenario` set it replays a task's reference plan from config/tasks instead (a fault variant ends at
+its expected failure) and then checks the task's goal conditions against the simulator's ground truth
+(/sim/ground_truth): an evaluation tool, which is why it may read ground truth and the planner may not.
+
 Parameters:
   sequence_file (str): YAML with `name` and `steps`, absolute or relative to the config/ folder.
-  record_dir (str, "runs"): where the run's record (record.jsonl, summary.json) goes.
+  scenario (str, ""): "<task_id>[:clean|fault]" to replay instead of sequence_file.
+  record_dir (str, ""): folder for the run's record (record.jsonl, summary.json); empty: runs/<time>-<name>.
   server_timeout_s (float, 10.0): how long to wait for the action server.
   step_timeout_s (float, 60.0): how long to wait for each result.
-Exit codes: 0 all outcomes as expected; 1 some differed; 2 no server or a bad sequence file.
+Exit codes: 0 all outcomes (and the goal) as expected; 1 some differed; 2 no server or a bad sequence.
 """
 from __future__ import annotations
 
@@ -21,31 +26,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import rclpy
-import yaml
 from rclpy.action import ActionClient
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from planner_ros import conversions as cs
 from planner_ros.nodes._common import declare
-from planner_ros.paths import config_dir
+from planner_ros.paths import config_dir, runs_dir
+from planner_ros.sim.goals import evaluate
+from planner_ros.sim.scenario import ScenarioError, load_scenarios
 from planner_ros.skills import FailureCode
+from planner_ros.skills.sequence import SequenceError, Step, load_sequence, steps_from_scenario
 from planner_ros_interfaces.action import ExecuteSkill
-
-
-class SequenceError(ValueError):
-    """The sequence file is malformed; the message names the step."""
-
-
-@dataclass(frozen=True)
-class Step:
-    skill: str
-    args: dict[str, str]
-    expect: FailureCode              # NONE means success
-    cancel_after_s: float | None = None
-
-    @property
-    def text(self) -> str:
-        return f"{self.skill}({', '.join(self.args.values())})"
+from planner_ros_interfaces.msg import SceneGraph
 
 
 @dataclass
@@ -61,37 +54,46 @@ class StepRecord:
     as_expected: bool = False
 
 
-def load_sequence(path: Path) -> tuple[str, list[Step]]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise SequenceError(f"cannot read sequence file {path}: {err}") from err
-    if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
-        raise SequenceError(f"{path}: expected a mapping with a non-empty 'steps' list")
-    steps = []
-    for i, entry in enumerate(data["steps"], 1):
-        if not isinstance(entry, dict) or not isinstance(entry.get("skill"), str):
-            raise SequenceError(f"{path}: step {i} needs a 'skill' name")
-        expect = str(entry.get("expect", "success")).upper()
-        if expect == "SUCCESS":
-            expect = "NONE"
-        if expect not in FailureCode.__members__:
-            raise SequenceError(f"{path}: step {i}: unknown expect '{entry['expect']}'; use success or one of "
-                                f"{', '.join(c.name for c in FailureCode if c)}")
-        cancel = entry.get("cancel_after_s")
-        steps.append(Step(entry["skill"], {str(k): str(v) for k, v in (entry.get("args") or {}).items()},
-                          FailureCode[expect], None if cancel is None else float(cancel)))
-    return str(data.get("name", path.stem)), steps
-
-
 class SkillSequenceRunner(Node):
     def __init__(self) -> None:
         super().__init__("skill_sequence_runner")
         self.sequence_file = declare(self, "sequence_file", "sequences/demo_fridge.yaml", "skill sequence YAML")
-        self.record_dir = Path(declare(self, "record_dir", "runs", "where run records are written"))
+        self.record_dir = declare(self, "record_dir", "", "folder for this run's record; empty: runs/<time>-<name>")
         self.server_timeout_s = float(declare(self, "server_timeout_s", 10.0, "wait for the action server"))
         self.step_timeout_s = float(declare(self, "step_timeout_s", 60.0, "wait for each result"))
+        self.scenario_name = declare(self, "scenario", "", "task id[:clean|fault] to replay")
         self.client = ActionClient(self, ExecuteSkill, "execute_skill")
+        self.ground_truth: SceneGraph | None = None
+
+    def _load(self):
+        """(name, steps, scenario or None) from the scenario or the sequence file."""
+        if self.scenario_name:
+            name = self.scenario_name if ":" in self.scenario_name else f"{self.scenario_name}:clean"
+            try:
+                scenario = load_scenarios(config_dir() / "tasks").get(name)
+            except ScenarioError as err:
+                raise SequenceError(str(err)) from err
+            if scenario is None:
+                raise SequenceError(f"unknown scenario '{self.scenario_name}' (see config/tasks)")
+            return f"{name}: {scenario.instruction}", steps_from_scenario(scenario), scenario
+        path = Path(self.sequence_file)
+        name, steps = load_sequence(path if path.is_absolute() else config_dir() / path)
+        return name, steps, None
+
+    def check_goal(self, scenario, after_s: float) -> tuple[bool, str]:
+        """Wait for ground truth newer than after_s and evaluate the scenario's goal on it."""
+        self.create_subscription(SceneGraph, "/sim/ground_truth", lambda m: setattr(self, "ground_truth", m),
+                                 _ground_truth_qos())
+        deadline = time.monotonic() + self.server_timeout_s
+        while time.monotonic() < deadline:
+            rclpy.spin_once(self, timeout_sec=0.1)
+            gt = self.ground_truth
+            if gt is not None and cs.time_to_seconds(gt.header.stamp) > after_s:
+                report = evaluate(scenario.goal, cs.facts_from_scene_graph(gt))
+                unmet = ", ".join(c.text for c in report.unsatisfied)
+                return report.success, (f"goal holds in ground truth ({len(report.satisfied)} conditions)"
+                                        if report.success else f"goal NOT met in ground truth: {unmet}")
+        return False, "no fresh /sim/ground_truth message; is the simulator running?"
 
     def _wait(self, future, timeout_s: float):
         rclpy.spin_until_future_complete(self, future, timeout_sec=timeout_s)
@@ -128,9 +130,8 @@ class SkillSequenceRunner(Node):
 
     def run(self) -> int:
         log = self.get_logger()
-        path = Path(self.sequence_file)
         try:
-            name, steps = load_sequence(path if path.is_absolute() else config_dir() / path)
+            name, steps, scenario = self._load()
         except SequenceError as err:
             log.error(str(err))
             return 2
@@ -138,7 +139,8 @@ class SkillSequenceRunner(Node):
             log.error(f"no execute_skill action server after {self.server_timeout_s:.0f} s; is the skill server "
                       "running, in the same ROS_DOMAIN_ID, with the same discovery range?")
             return 2
-        run_dir = self.record_dir / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{path.stem}"
+        label = (self.scenario_name or Path(self.sequence_file).stem).replace(":", "-")
+        run_dir = Path(self.record_dir or runs_dir() / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{label}")
         run_dir.mkdir(parents=True, exist_ok=True)
         records = []
         with (run_dir / "record.jsonl").open("w") as out:
@@ -157,9 +159,23 @@ class SkillSequenceRunner(Node):
         matched = sum(r.as_expected for r in records)
         summary = {"sequence": name, "steps": len(records), "as_expected": matched,
                    "feedback_messages": sum(r.feedback_messages for r in records), "record": str(run_dir)}
+        ok = matched == len(records)
+        if scenario is not None and scenario.expected_failure is None:
+            after_s = cs.time_to_seconds(self.get_clock().now().to_msg()) if self._sim_time() else 0.0
+            goal_ok, detail = self.check_goal(scenario, after_s)
+            summary.update(goal_met=goal_ok, goal_detail=detail)
+            print(f"{'ok ' if goal_ok else 'BAD'} {detail}", flush=True)
+            ok = ok and goal_ok
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"{name}: {matched}/{len(records)} steps had the expected outcome; record: {run_dir}", flush=True)
-        return 0 if matched == len(records) else 1
+        return 0 if ok else 1
+
+    def _sim_time(self) -> bool:
+        return bool(self.get_parameter("use_sim_time").value)
+
+
+def _ground_truth_qos() -> QoSProfile:
+    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ projects; back-projecting the rendered depth with these lands on the true surfac
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +22,10 @@ _OPTICAL_FROM_MUJOCO = np.diag([1.0, -1.0, -1.0])
 
 class CameraError(ValueError):
     """An unknown camera name or an unusable camera setting."""
+
+
+class RenderingUnavailable(RuntimeError):
+    """No OpenGL backend could be loaded; the message says how to get one."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,13 @@ class CameraRig:
             model.vis.global_.offwidth = max(width, model.vis.global_.offwidth)
             model.vis.global_.offheight = max(height, model.vis.global_.offheight)
         self.width, self.height, self.max_range_m = width, height, max_range_m
-        self._renderer = mujoco.Renderer(model, height, width)
+        try:
+            self._renderer = mujoco.Renderer(model, height, width)
+        except mujoco.FatalError as err:
+            raise RenderingUnavailable(
+                f"cannot render with MUJOCO_GL={os.environ.get('MUJOCO_GL')}: {err}. Install OSMesa "
+                "(apt-get install libosmesa6; make setup does this as root) or set MUJOCO_GL=egl where EGL works"
+            ) from err
         # Shadows cost ~6x per RGB frame under OSMesa and add nothing the detector needs.
         self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = int(shadows)
         self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0

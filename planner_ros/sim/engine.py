@@ -19,7 +19,8 @@ import numpy as np
 
 from planner_ros.sim.cameras import CameraFrame, CameraRig, corrupt_depth
 from planner_ros.sim.faults import FaultSchedule, FaultSpec, FaultType
-from planner_ros.sim.scenario import Scenario, WorldFacts
+from planner_ros.sim.goals import WorldFacts
+from planner_ros.sim.scenario import Scenario
 from planner_ros.sim.skills import Progress, SimSkills, SkillRun
 from planner_ros.sim.world import CONTROL_PERIOD_S, GroundTruth, World
 from planner_ros.skills import FailureCode, SkillCall, SkillOutcome
@@ -76,6 +77,7 @@ class SimEngine:
         self.skills = SimSkills(self.world, self.schedule, np.random.default_rng(self.world.index.seed + 7))
         self._depth_rng = np.random.default_rng(self.world.index.seed + 11)
         for fault in sc.faults if sc else ():
+            self.skills.check_fault(fault)
             self.schedule.add(fault)
         for fault in self.schedule.take_immediate():
             self.skills.apply_fault(fault)
@@ -90,6 +92,7 @@ class SimEngine:
         return self.world.time_s
 
     def inject(self, fault: FaultSpec) -> FaultSpec:
+        self.skills.check_fault(fault)
         stored = self.schedule.add(fault)
         for now in self.schedule.take_immediate():
             self.skills.apply_fault(now)
@@ -149,6 +152,11 @@ class SimEngine:
 
     def ground_truth(self) -> GroundTruth:
         return self.world.ground_truth()
+
+    def receptacle_boxes(self) -> dict[str, tuple[str, tuple, tuple, str | None]]:
+        """id -> (kind, current placement-region min xyz, max xyz, articulated part or None)."""
+        return {rid: (r.kind, *self.world.placement_region(rid), r.part)
+                for rid, r in self.world.index.receptacles.items()}
 
     def facts(self) -> WorldFacts:
         parts = {pid: p.receptacle for pid, p in self.world.index.parts.items()}

@@ -8,7 +8,7 @@ by tests and benchmarks to show the task is solvable; planners never see it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,38 +16,15 @@ from typing import Any
 import yaml
 
 from planner_ros.sim.faults import FaultError, FaultSpec, fault_from_mapping
+from planner_ros.sim.goals import Condition, GoalError, parse_condition
 from planner_ros.sim.scene import ObjectPlacement
 from planner_ros.skills import DEFAULT_SKILLS, FailureCode, SkillCall, SkillLibrary, SkillValidationError
 
-OPEN_AT_LEAST = 0.5      # opening fraction from which a door or drawer counts as open
-CLOSED_AT_MOST = 0.05    # ... and up to which it counts as closed
-_TERM = re.compile(r"^\s*(not\s+)?([a-z_]+)\(\s*([A-Za-z0-9_]+)\s*(?:,\s*([A-Za-z0-9_]+)\s*)?\)\s*$")
 _CALL = re.compile(r"^\s*([a-z_]+)\(\s*([^()]*)\)\s*$")
-PREDICATES = {"on": 2, "in": 2, "held": 1, "open": 1, "closed": 1}
 
 
 class ScenarioError(ValueError):
     """A task file is malformed; the message names the file, the task and the field."""
-
-
-@dataclass(frozen=True)
-class Condition:
-    predicate: str
-    args: tuple[str, ...]
-    negated: bool = False
-
-    @property
-    def text(self) -> str:
-        return f"{'not ' if self.negated else ''}{self.predicate}({', '.join(self.args)})"
-
-
-@dataclass(frozen=True)
-class WorldFacts:
-    """What goal conditions are checked against (built from the simulator's ground truth)."""
-
-    relations: Mapping[str, tuple[str, str | None]]   # object id -> ("on" | "in" | "held_by" | "none", where)
-    openings: Mapping[str, float]                      # articulated part id -> 0..1
-    held: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,34 +55,6 @@ class Scenario:
         return f"{self.task_id}:{self.variant}"
 
 
-@dataclass(frozen=True)
-class GoalReport:
-    satisfied: tuple[Condition, ...]
-    unsatisfied: tuple[Condition, ...]
-
-    @property
-    def success(self) -> bool:
-        return not self.unsatisfied
-
-    @property
-    def recall(self) -> float:
-        total = len(self.satisfied) + len(self.unsatisfied)
-        return len(self.satisfied) / total if total else 1.0
-
-
-def parse_condition(text: str) -> Condition:
-    match = _TERM.match(str(text))
-    if not match:
-        raise ScenarioError(f"goal condition {text!r} is not of the form predicate(arg[, arg])")
-    negated, predicate, a, b = match.groups()
-    if predicate not in PREDICATES:
-        raise ScenarioError(f"goal condition {text!r}: unknown predicate '{predicate}'; known: {sorted(PREDICATES)}")
-    args = (a,) if b is None else (a, b)
-    if len(args) != PREDICATES[predicate]:
-        raise ScenarioError(f"goal condition {text!r}: '{predicate}' takes {PREDICATES[predicate]} argument(s)")
-    return Condition(predicate, args, bool(negated))
-
-
 def parse_call(text: str, library: SkillLibrary = DEFAULT_SKILLS) -> SkillCall:
     """`place(apple_1, fridge)` -> a validated SkillCall (positional arguments in parameter order)."""
     match = _CALL.match(str(text))
@@ -120,24 +69,6 @@ def parse_call(text: str, library: SkillLibrary = DEFAULT_SKILLS) -> SkillCall:
         return library.validate(skill, {p.name: v for p, v in zip(spec.params, values)})
     except SkillValidationError as err:
         raise ScenarioError(f"plan step {text!r}: {err.reason}") from None
-
-
-def holds(condition: Condition, facts: WorldFacts) -> bool:
-    p, args = condition.predicate, condition.args
-    if p in ("on", "in"):
-        value = tuple(facts.relations.get(args[0], ("none", None))) == (p, args[1])
-    elif p == "held":
-        value = facts.held == args[0]
-    elif p == "open":
-        value = facts.openings.get(args[0], 0.0) >= OPEN_AT_LEAST
-    else:  # closed
-        value = facts.openings.get(args[0], 1.0) <= CLOSED_AT_MOST
-    return value != condition.negated
-
-
-def evaluate(goal: Iterable[Condition], facts: WorldFacts) -> GoalReport:
-    goal = tuple(goal)
-    return GoalReport(tuple(c for c in goal if holds(c, facts)), tuple(c for c in goal if not holds(c, facts)))
 
 
 def _task_scenarios(entry: Any, category: str, where: str) -> list[Scenario]:
@@ -158,7 +89,10 @@ def _task_scenarios(entry: Any, category: str, where: str) -> list[Scenario]:
         if not isinstance(spec, Mapping) or set(spec) != {"kind", "location"}:
             raise ScenarioError(f"{where}: object '{oid}' needs exactly 'kind' and 'location'")
         objects[str(oid)] = ObjectPlacement(str(spec["kind"]), str(spec["location"]))
-    goal = tuple(parse_condition(c) for c in entry.get("goal") or [])
+    try:
+        goal = tuple(parse_condition(c) for c in entry.get("goal") or [])
+    except GoalError as err:
+        raise ScenarioError(f"{where}: {err}") from None
     plan = tuple(parse_call(s) for s in entry.get("plan") or [])
     if not goal or not plan:
         raise ScenarioError(f"{where}: needs a non-empty 'goal' and a reference 'plan'")

@@ -58,7 +58,32 @@ class SimSkills:
 
     # -- faults ----------------------------------------------------------------------------------------
     def apply_fault(self, fault: FaultSpec) -> None:
-        """Make a fault true in the world now (slips wait for the next transit)."""
+        """Make a fault true in the world now (slips wait for the next transit). Raises FaultError for a
+        target this world does not have."""
+        try:
+            self._apply_fault(fault)
+        except _Failed as err:  # an unknown object, part or receptacle id: the fault is bad, not a skill
+            raise FaultError(f"fault {fault.id}: {err}") from None
+
+    def check_fault(self, fault: FaultSpec) -> None:
+        """Raise FaultError now if a fault names something this world does not have (rules fire later)."""
+        index = self.world.index
+        try:
+            if fault.type in (FaultType.CAMERA_DROP, FaultType.DEPTH_CORRUPT):
+                if fault.target not in index.cameras:
+                    raise FaultError(f"unknown camera '{fault.target}'; cameras: {sorted(index.cameras)}")
+            elif fault.type in (FaultType.LOCKED, FaultType.JAMMED):
+                self._part_id(fault.target)
+            elif fault.type is FaultType.OBSTACLE:
+                self._receptacle_id(fault.target)
+            else:
+                self._object_id(fault.target)
+                if fault.type is FaultType.MOVED:
+                    self._receptacle_id(str(fault.params["destination"]))
+        except _Failed as err:
+            raise FaultError(f"fault {fault.id or fault.describe()}: {err}") from None
+
+    def _apply_fault(self, fault: FaultSpec) -> None:
         w, index = self.world, self.world.index
         if fault.type in (FaultType.CAMERA_DROP, FaultType.DEPTH_CORRUPT):
             if fault.target not in index.cameras:
@@ -71,9 +96,15 @@ class SimSkills:
         elif fault.type in (FaultType.LOCKED, FaultType.JAMMED):
             part = self._part_id(fault.target)
             info = index.parts[part]
-            fraction = 0.01 if fault.type is FaultType.LOCKED else float(fault.params.get("fraction", 0.2))
-            limit = info.closed_q + fraction * (info.open_q - info.closed_q)
-            w.limit_articulation(part, min(info.closed_q, limit), max(info.closed_q, limit))
+            # A lock holds the part where it is now; a jam lets it open up to `fraction` (or where it is).
+            now = info.closed_q + w.opening(part) * (info.open_q - info.closed_q)
+            if fault.type is FaultType.LOCKED:
+                limit = now + 0.01 * (info.open_q - info.closed_q)
+                w.limit_articulation(part, min(now, limit), max(now, limit))
+            else:
+                reach = info.closed_q + float(fault.params.get("fraction", 0.2)) * (info.open_q - info.closed_q)
+                limit = reach if abs(reach - info.closed_q) > abs(now - info.closed_q) else now
+                w.limit_articulation(part, min(info.closed_q, limit), max(info.closed_q, limit))
         elif fault.type is FaultType.MISSING:
             oid = self._object_id(fault.target)
             if w.held_object() == oid:

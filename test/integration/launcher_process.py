@@ -56,6 +56,14 @@ class LauncherProcess:
 
     @property
     def output(self) -> str:
+        """Everything printed so far (drains what the reader thread has queued)."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                self.lines.append(line)
         return "\n".join(self.lines)
 
     def child_pids(self) -> dict[str, int]:

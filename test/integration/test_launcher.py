@@ -44,7 +44,7 @@ def started(launcher: LauncherProcess) -> dict[str, int]:
 
 def test_demo_action_round_trip_goal_feedback_result_cancel(tmp_path):
     """skill_server and skill_sequence_runner: goals, feedback, results, refusals and a cancel, over DDS."""
-    launcher = LauncherProcess("demo", "--localhost", cwd=tmp_path)
+    launcher = LauncherProcess("symbolic_demo", "--localhost", cwd=tmp_path)
     try:
         code = launcher.wait(timeout_s=120)
     finally:

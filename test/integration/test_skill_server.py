@@ -19,7 +19,7 @@ BRINGUP = """
 nodes:
   - name: skill_server
     executable: skill_server
-    parameters: [params/demo.yaml, {time_scale: 1.0}]
+    parameters: [params/symbolic_demo.yaml, {time_scale: 1.0}]
 """
 
 
@@ -28,8 +28,8 @@ def client(tmp_path_factory):
     root = tmp_path_factory.mktemp("cfg")
     (root / "bringup").mkdir()
     (root / "params").mkdir()
-    (root / "params" / "demo.yaml").write_text(
-        (Path(__file__).parents[2] / "config/params/demo.yaml").read_text())
+    (root / "params" / "symbolic_demo.yaml").write_text(
+        (Path(__file__).parents[2] / "config/params/symbolic_demo.yaml").read_text())
     (root / "bringup" / "server.yaml").write_text(BRINGUP)
     launcher = LauncherProcess(str(root / "bringup" / "server.yaml"))
     rclpy.init()

@@ -4,15 +4,8 @@ import pytest
 
 from planner_ros.paths import config_dir
 from planner_ros.sim.faults import FaultError, FaultSchedule, FaultSpec, FaultType, fault_from_mapping
-from planner_ros.sim.scenario import (
-    ScenarioError,
-    WorldFacts,
-    evaluate,
-    load_scenarios,
-    load_task_file,
-    parse_call,
-    parse_condition,
-)
+from planner_ros.sim.goals import GoalError, WorldFacts, evaluate, parse_condition
+from planner_ros.sim.scenario import ScenarioError, load_scenarios, load_task_file, parse_call
 from planner_ros.skills import FailureCode
 
 FURNITURE = {"counter", "table", "shelf", "sink", "bin", "fridge", "cabinet", "drawer"}
@@ -63,7 +56,7 @@ def test_conditions_and_calls_parse_as_data():
     assert parse_condition("not open(fridge_door)").negated
     assert parse_call("place(apple_1, fridge)").text == "place(apple_1, fridge)"
     for bad in ["__import__('os').system('x')", "in(apple_1)", "float(apple_1, x)", "in(a, b, c)"]:
-        with pytest.raises(ScenarioError):
+        with pytest.raises(GoalError):
             parse_condition(bad)
     with pytest.raises(ScenarioError, match="unknown skill 'teleport'"):
         parse_call("teleport(apple_1)")
