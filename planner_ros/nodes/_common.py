@@ -8,6 +8,9 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
+from planner_ros import conversions
+from planner_ros.skills import FailureCode, SkillOutcome
+
 
 def spin_node(factory: Callable[[], Node], *, threads: int = 2, args: list[str] | None = None) -> int:
     """Create the node, spin it until Ctrl-C/SIGTERM, shut down cleanly; exit code 1 on a start-up error."""
@@ -28,7 +31,8 @@ def spin_node(factory: Callable[[], Node], *, threads: int = 2, args: list[str] 
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
-    return 0
+    # A node that shut itself down because it could not go on says so in fatal_error.
+    return 1 if getattr(node, "fatal_error", None) else 0
 
 
 class StartupError(RuntimeError):
@@ -40,3 +44,14 @@ def declare(node: Node, name: str, default, description: str):
     from rcl_interfaces.msg import ParameterDescriptor
 
     return node.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+
+def finish_skill_goal(goal_handle, outcome: SkillOutcome):
+    """Set an ExecuteSkill goal's terminal state from its outcome and return the result message."""
+    if outcome.code == FailureCode.CANCELED:
+        goal_handle.canceled()
+    elif outcome.success:
+        goal_handle.succeed()
+    else:
+        goal_handle.abort()
+    return conversions.outcome_to_result(outcome)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import rclpy
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -28,7 +29,7 @@ from tf2_msgs.msg import TFMessage
 
 from planner_ros import conversions as cs
 from planner_ros.geometry import Pose3D
-from planner_ros.nodes._common import StartupError, declare, spin_node
+from planner_ros.nodes._common import StartupError, declare, finish_skill_goal, spin_node
 from planner_ros.paths import config_dir
 from planner_ros.sim.cameras import RenderingUnavailable, optical_frame_id
 from planner_ros.sim.engine import EpisodeConfig, SimEngine, SimRuntime
@@ -46,6 +47,7 @@ _LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durabilit
 class SimNode(Node):
     def __init__(self) -> None:
         super().__init__("sim")
+        self.fatal_error: str | None = None
         self.scenarios = load_scenarios(config_dir() / "tasks")
         episode = self._episode(declare(self, "scenario", "", "task id[:clean|fault] from config/tasks"),
                                 declare(self, "layout", "kitchen_a", "layout without a scenario"),
@@ -94,8 +96,11 @@ class SimNode(Node):
         return EpisodeConfig(scenario=self.scenarios[name])
 
     def _check_runtime(self) -> None:
-        if self.runtime.error is not None:  # fail loudly: a robot whose world stopped must not look alive
-            raise RuntimeError(f"the simulation thread died: {self.runtime.error!r}")
+        if self.runtime.error is not None and self.fatal_error is None:
+            # Fail loudly: a robot whose world stopped must not look alive. spin_node then exits with 1.
+            self.fatal_error = f"the simulation thread died: {self.runtime.error!r}"
+            self.get_logger().fatal(self.fatal_error)
+            rclpy.try_shutdown()
 
     # -- sim thread ----------------------------------------------------------------------------------------
     def _on_tick(self, engine: SimEngine, frames) -> None:
@@ -168,13 +173,7 @@ class SimNode(Node):
             self.get_logger().info(f"{call.text}: succeeded ({outcome.duration_s:.1f} s)")
         else:
             self.get_logger().warning(f"{call.text}: {outcome.code.name}: {outcome.reason} ({outcome.duration_s:.1f} s)")
-        if outcome.code == FailureCode.CANCELED:
-            goal_handle.canceled()
-        elif outcome.success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
-        return cs.outcome_to_result(outcome)
+        return finish_skill_goal(goal_handle, outcome)
 
     def _inject(self, request, response):
         fault = request.fault

@@ -21,7 +21,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from planner_ros import conversions as cs
-from planner_ros.nodes._common import StartupError, declare, spin_node
+from planner_ros.nodes._common import StartupError, declare, finish_skill_goal, spin_node
 from planner_ros.paths import config_dir
 from planner_ros.skills import DEFAULT_SKILLS, FailureCode, SkillOutcome, SkillValidationError
 from planner_ros.world.symbolic import SceneConfigError, SymbolicHousehold
@@ -71,13 +71,7 @@ class SkillServer(Node):
             outcome = SkillOutcome.failed(FailureCode.BUSY, f"'{goal_handle.request.skill}' arrived while another "
                                           "skill was running; wait for its result or cancel it")
             self.get_logger().warning(outcome.reason)
-        if outcome.code == FailureCode.CANCELED:
-            goal_handle.canceled()
-        elif outcome.success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
-        return cs.outcome_to_result(outcome)
+        return finish_skill_goal(goal_handle, outcome)
 
     def _run(self, goal_handle) -> SkillOutcome:
         goal = goal_handle.request

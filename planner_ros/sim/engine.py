@@ -133,6 +133,9 @@ class SimEngine:
             job.progress = next(self._run)
         except StopIteration as stop:
             self._finish(stop.value)
+        except Exception as err:  # a simulator bug: answer the caller, then let the sim thread fail loudly
+            self._finish(SkillOutcome.failed(FailureCode.EXECUTION_ERROR, f"internal simulator error: {err!r}"))
+            raise
 
     def _finish(self, outcome: SkillOutcome) -> None:
         self.job.outcome = outcome

@@ -181,8 +181,8 @@ class SimSkills:
             outcome = SkillOutcome(success=True)
         except _Failed as failed:
             outcome = failed.outcome
-        except (FaultError, UnknownId) as err:
-            outcome = SkillOutcome.failed(FailureCode.EXECUTION_ERROR, str(err))
+        except (FaultError, UnknownId, Unreachable, GraspError, ValueError) as err:
+            outcome = SkillOutcome.failed(FailureCode.EXECUTION_ERROR, f"{call.text} failed: {err}")
         finally:
             self._slip_pending = None
         return SkillOutcome(outcome.success, outcome.code, outcome.reason, self.world.time_s - start_s)
@@ -214,6 +214,7 @@ class SimSkills:
     def _travel_pose(self, scale: Callable[[float], float]) -> Iterator[Progress]:
         lift, extension, _ = self.world.arm_state()
         lift = max(lift, TRAVEL_LIFT_M)
+        extension = float(np.clip(extension, *self.world.index.robot.arm_range_m))  # joints overshoot a hair
         # Up first, then in: retracting low would sweep the fingers through what was just put down.
         yield from self._drive(self.world.move_arm(lift, extension), "stow_arm", lambda f: scale(f / 2))
         if extension > 0.01:

@@ -157,3 +157,23 @@ def test_skills_faults_and_reset(sim):
     assert reply.success and reply.instruction.startswith("Bring the apple")
     assert probe.skill(action, "navigate_to", target="fridge").success
     assert probe.skill(action, "open", target="fridge").success  # the lock went away with the reset
+
+
+def test_cancel_stops_a_running_skill(sim):
+    probe, action, _ = sim
+    feedback = []
+    goal = ExecuteSkill.Goal(skill="navigate_to", arguments=cs.arguments_to_msg({"target": "shelf"}))
+    future = action.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback.phase))
+    rclpy.spin_until_future_complete(probe, future, timeout_sec=20)
+    handle = future.result()
+    deadline = time.monotonic() + 30
+    while len(feedback) < 3 and time.monotonic() < deadline:
+        rclpy.spin_once(probe, timeout_sec=0.1)
+    assert len(feedback) >= 3, "feedback while the skill runs"
+    cancel = handle.cancel_goal_async()
+    rclpy.spin_until_future_complete(probe, cancel, timeout_sec=20)
+    result = handle.get_result_async()
+    rclpy.spin_until_future_complete(probe, result, timeout_sec=30)
+    outcome = cs.outcome_from_result(result.result().result)
+    assert outcome.code == FailureCode.CANCELED, outcome
+    assert probe.skill(action, "navigate_to", target="table").success, "the robot still works after a cancel"

@@ -613,3 +613,19 @@ def test_locking_an_open_door_holds_it_open():
         engine.tick()
     assert engine.world.opening("fridge_door") > 0.9, "a lock does not slam the door"
     failed(run(engine, "close(fridge)"), FailureCode.BLOCKED)
+
+
+def test_idle_time_between_skills_changes_nothing():
+    """As under the ROS node: the world keeps stepping while no skill runs, and every next skill still works."""
+    from planner_ros.paths import config_dir
+    from planner_ros.sim.goals import evaluate
+    from planner_ros.sim.scenario import load_scenarios
+
+    scenario = load_scenarios(config_dir() / "tasks")["store_milk_and_close:clean"]
+    engine = SimEngine(EpisodeConfig(scenario=scenario))
+    for call in scenario.plan:
+        outcome = finish(engine, engine.start(call))
+        assert outcome.success, (call.text, outcome)
+        for _ in range(100):
+            engine.tick()
+    assert evaluate(scenario.goal, engine.facts()).success
