@@ -32,6 +32,14 @@ def _run_bringup(name: str, env: dict[str, str], use_sim_time: bool | None,
     return supervisor.run()
 
 
+def _bringup_env(args: argparse.Namespace) -> dict[str, str]:
+    """Real robots span machines, so the environment's discovery settings are kept unless --localhost."""
+    env = isolated_env(domain_id=args.domain_id) if args.localhost else dict(os.environ)
+    if args.domain_id is not None and not args.localhost:
+        env["ROS_DOMAIN_ID"] = str(args.domain_id)
+    return env
+
+
 def cmd_bringup(args: argparse.Namespace) -> int:
     if args.list:
         for path in sorted((config_dir() / "bringup").glob("*.yaml")):
@@ -41,11 +49,7 @@ def cmd_bringup(args: argparse.Namespace) -> int:
         print("planner-ros: error: bringup needs a config name or file (see planner-ros bringup --list)",
               file=sys.stderr)
         return 2
-    # Real robots span machines, so the environment's discovery settings are kept unless --localhost.
-    env = isolated_env(domain_id=args.domain_id) if args.localhost else dict(os.environ)
-    if args.domain_id is not None and not args.localhost:
-        env["ROS_DOMAIN_ID"] = str(args.domain_id)
-    return _run_bringup(args.config, env, True if args.use_sim_time else None)
+    return _run_bringup(args.config, _bringup_env(args), True if args.use_sim_time else None)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -67,7 +71,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    env = isolated_env(domain_id=args.domain_id) if args.localhost else dict(os.environ)
+    env = _bringup_env(args)
     params = {"real_time_factor": args.real_time_factor}
     if args.scenario:
         params["scenario"] = args.scenario

@@ -85,3 +85,16 @@ def test_resolve_by_name_and_path(tmp_path):
         resolve_bringup_path("nope")
     with pytest.raises(BringupError, match="not found"):
         resolve_bringup_path(str(tmp_path / "missing.yaml"))
+
+
+def test_overrides_add_parameters_to_named_nodes():
+    from planner_ros.launcher.bringup import with_overrides
+
+    bringup = load_bringup(resolve_bringup_path("demo"))
+    changed = with_overrides(bringup, {"sim": {"scenario": "fetch_mug_to_table:fault"}})
+    sim = next(n for n in changed.nodes if n.name == "sim")
+    assert sim.parameter_overrides["scenario"] == "fetch_mug_to_table:fault"
+    assert "scenario:=fetch_mug_to_table:fault" in ros_arguments(sim)
+    assert all("scenario" not in n.parameter_overrides for n in bringup.nodes), "the original is unchanged"
+    with pytest.raises(BringupError, match="no nodes named \\['ghost'\\]"):
+        with_overrides(bringup, {"ghost": {"x": 1}})

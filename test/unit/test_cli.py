@@ -8,13 +8,15 @@ def test_help_lists_subcommands(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert "bringup" in out and "demo" in out
+    assert "bringup" in out and "demo" in out and "sim" in out
 
 
 @pytest.mark.parametrize("argv, fragment", [
     (["fly"], "invalid choice: 'fly'"),
     (["bringup", "--domain-id", "x"], "invalid int value: 'x'"),
     (["demo", "--bogus"], "unrecognized arguments: --bogus"),
+    (["sim", "--layout", "kitchen_z"], "invalid choice: 'kitchen_z'"),
+    (["sim", "--real-time-factor", "fast"], "invalid float value: 'fast'"),
 ])
 def test_bad_arguments_give_one_line_and_nonzero(capsys, argv, fragment):
     with pytest.raises(SystemExit) as exit_:
