@@ -556,12 +556,13 @@ def _build_robot(spec: mujoco.MjSpec, start: Pose2D) -> tuple[RobotInfo, dict[st
     for i, y in enumerate((-0.15, 0.15)):
         _cylinder(base, f"base_wheel_{i}", (0.08, y, 0.05), 0.05, 0.015, _GREY, _VISUAL,
                   quat=[math.cos(math.pi / 4), math.sin(math.pi / 4), 0.0, 0.0]).mass = 0.5
-    _box(base, "mast", (_MAST_X - 0.03, -0.03, 0.18), (_MAST_X + 0.03, 0.03, 1.45), _ROBOT_METAL, _VISUAL,
+    _box(base, "mast", (_MAST_X - 0.03, -0.03, 0.18), (_MAST_X + 0.03, 0.03, 1.8), _ROBOT_METAL, _VISUAL,
          mass=2.0)
-    _box(base, "head", (_MAST_X - 0.03, -0.09, 1.45), (_MAST_X + 0.08, 0.09, 1.52), _ROBOT_DARK, _VISUAL,
+    _box(base, "head", (_MAST_X - 0.03, -0.09, 1.8), (_MAST_X + 0.08, 0.09, 1.87), _ROBOT_DARK, _VISUAL,
          mass=0.5)
-    head_cam = (_MAST_X + 0.09, 0.0, 1.485)
-    base.add_camera(name="head_rgbd", pos=list(head_cam), quat=_look_at_quat(head_cam, (0.75, 0.0, 0.55)),
+    # Higher than a real Stretch head, so the arm stowed high for driving hides only ~3% of the view.
+    head_cam = (_MAST_X + 0.09, 0.0, 1.835)
+    base.add_camera(name="head_rgbd", pos=list(head_cam), quat=_look_at_quat(head_cam, (0.85, 0.0, 0.55)),
                     fovy=CAMERA_FOVY_DEG)
 
     lift = base.add_body(name="lift", pos=[_MAST_X, 0.0, _START_LIFT_M], gravcomp=1.0)
