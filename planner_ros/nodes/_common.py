@@ -7,9 +7,14 @@ from collections.abc import Callable
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from planner_ros import conversions
 from planner_ros.skills import FailureCode, SkillOutcome
+
+
+# State that late joiners must still get (ground truth, static TF): reliable, keep the last one.
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def spin_node(factory: Callable[[], Node], *, threads: int = 2, args: list[str] | None = None) -> int:

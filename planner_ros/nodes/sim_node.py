@@ -15,33 +15,27 @@ Serves: execute_skill (ExecuteSkill), list_skills (ListSkills), /sim/inject_faul
 """
 from __future__ import annotations
 
-import math
 
-import numpy as np
 import rclpy
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 
 from planner_ros import conversions as cs
-from planner_ros.geometry import Pose3D
-from planner_ros.nodes._common import StartupError, declare, finish_skill_goal, spin_node
+from planner_ros.nodes._common import LATCHED_QOS, StartupError, declare, finish_skill_goal, spin_node
 from planner_ros.paths import config_dir
-from planner_ros.sim.cameras import RenderingUnavailable, optical_frame_id
-from planner_ros.sim.engine import EpisodeConfig, SimEngine, SimRuntime
+from planner_ros.sim.cameras import RenderingUnavailable
+from planner_ros.sim.engine import MAP_FRAME, EpisodeConfig, SimEngine, SimRuntime
 from planner_ros.sim.faults import FaultError, fault_from_mapping
-from planner_ros.sim.scenario import ScenarioError, load_scenarios
-from planner_ros.skills import DEFAULT_SKILLS, FailureCode, SkillOutcome, SkillValidationError
+from planner_ros.sim.scenario import ScenarioError, find_scenario, load_scenarios
+from planner_ros.skills import DEFAULT_SKILLS, SkillOutcome, SkillValidationError
 from planner_ros_interfaces.action import ExecuteSkill
 from planner_ros_interfaces.msg import SceneGraph
 from planner_ros_interfaces.srv import InjectFault, ListSkills, ResetWorld
 
-MAP_FRAME, BASE_FRAME = "map", "base_link"
-_LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class SimNode(Node):
@@ -68,9 +62,9 @@ class SimNode(Node):
                                self.create_publisher(Image, f"/{c}/depth/image_raw", 2),
                                self.create_publisher(CameraInfo, f"/{c}/color/camera_info", 2)) for c in cameras}
         self.tf_pub = self.create_publisher(TFMessage, "/tf", 10)
-        self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", _LATCHED)
+        self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", LATCHED_QOS)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
-        self.gt_pub = self.create_publisher(SceneGraph, "/sim/ground_truth", _LATCHED)
+        self.gt_pub = self.create_publisher(SceneGraph, "/sim/ground_truth", LATCHED_QOS)
         self._gt_revision, self._next_gt_s = 0, 0.0
         group = ReentrantCallbackGroup()
         ActionServer(self, ExecuteSkill, "execute_skill", execute_callback=self._execute,
@@ -89,11 +83,10 @@ class SimNode(Node):
     def _episode(self, scenario: str, layout: str, seed: int, random_objects: int) -> EpisodeConfig:
         if not scenario:
             return EpisodeConfig(layout, seed, random_objects)
-        name = scenario if ":" in scenario else f"{scenario}:clean"
-        if name not in self.scenarios:
-            raise StartupError(f"unknown scenario '{scenario}'; see config/tasks (e.g. "
-                               f"{', '.join(sorted(self.scenarios)[:3])}, ...)")
-        return EpisodeConfig(scenario=self.scenarios[name])
+        try:
+            return EpisodeConfig(scenario=find_scenario(self.scenarios, scenario))
+        except ScenarioError as err:
+            raise StartupError(str(err)) from err
 
     def _check_runtime(self) -> None:
         if self.runtime.error is not None and self.fatal_error is None:
@@ -117,17 +110,11 @@ class SimNode(Node):
         self.clock_pub.publish(Clock(clock=stamp))
         if not frames and engine.time_s < self._next_gt_s:
             return
-        base = engine.world.base_pose()
-        world_from_base = Pose3D((base.x, base.y, 0.0), (0.0, 0.0, math.sin(base.yaw / 2), math.cos(base.yaw / 2)))
-        transforms = [cs.transform_stamped(world_from_base, MAP_FRAME, BASE_FRAME, stamp)]
-        base_from_world = np.linalg.inv(world_from_base.as_matrix())
         for frame in frames:
-            if engine.world.index.cameras[frame.name].mount != "world":
-                pose = Pose3D.from_matrix(base_from_world @ frame.world_from_optical.as_matrix())
-                transforms.append(cs.transform_stamped(pose, BASE_FRAME, optical_frame_id(frame.name), stamp))
             for pub, msg in zip(self.image_pubs[frame.name], cs.camera_frame_to_msgs(frame, stamp)):
                 pub.publish(msg)
-        self.tf_pub.publish(TFMessage(transforms=transforms))
+        self.tf_pub.publish(TFMessage(transforms=[cs.transform_stamped(pose, parent, child, stamp)
+                                                  for parent, child, pose in engine.tf_edges(frames)]))
         if engine.time_s >= self._next_gt_s:
             self._next_gt_s = engine.time_s + self.gt_period_s
             self._gt_revision += 1
@@ -136,10 +123,8 @@ class SimNode(Node):
 
     def _publish_static_tf(self, engine: SimEngine) -> None:
         stamp = cs.seconds_to_time(engine.time_s)
-        fixed = [c for c in engine.camera_names if engine.world.index.cameras[c].mount == "world"]
-        transforms = [cs.transform_stamped(engine.rig.world_from_optical(engine.world.data, c), MAP_FRAME,
-                                           optical_frame_id(c), stamp) for c in fixed]
-        self.tf_static_pub.publish(TFMessage(transforms=transforms))
+        self.tf_static_pub.publish(TFMessage(transforms=[cs.transform_stamped(pose, parent, child, stamp)
+                                                         for parent, child, pose in engine.static_tf_edges()]))
 
     # -- executor threads ----------------------------------------------------------------------------------
     def _list_skills(self, _request, response):
@@ -153,21 +138,15 @@ class SimNode(Node):
         except SkillValidationError as err:
             goal_handle.abort()
             return cs.outcome_to_result(SkillOutcome.failed(err.code, err.reason))
-        job = self.runtime.call(lambda e: e.start(call))
-        start_s = self.runtime.engine.time_s
+        job = self.runtime.call(lambda e: e.start(call, goal.timeout_s))
         feedback = ExecuteSkill.Feedback()
         while not job.done.wait(0.1):
             if goal_handle.is_cancel_requested:
-                job.cancel_requested = True
-            elif goal.timeout_s > 0 and self.runtime.engine.time_s - start_s > goal.timeout_s:
                 job.cancel_requested = True
             feedback.phase, feedback.progress = job.progress.phase, job.progress.fraction
             feedback.message = f"{call.text}: {job.progress.phase}"
             goal_handle.publish_feedback(feedback)
         outcome = job.outcome
-        if outcome.code == FailureCode.CANCELED and not goal_handle.is_cancel_requested:
-            outcome = SkillOutcome(False, FailureCode.TIMEOUT, f"{call.text} took longer than {goal.timeout_s} s "
-                                   "and was stopped", outcome.duration_s)
         # rclpy pins a severity to each logging call site, hence two calls.
         if outcome.success:
             self.get_logger().info(f"{call.text}: succeeded ({outcome.duration_s:.1f} s)")

@@ -28,13 +28,12 @@ from pathlib import Path
 import rclpy
 from rclpy.action import ActionClient
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from planner_ros import conversions as cs
-from planner_ros.nodes._common import declare
+from planner_ros.nodes._common import LATCHED_QOS, declare
 from planner_ros.paths import config_dir, runs_dir
 from planner_ros.sim.goals import evaluate
-from planner_ros.sim.scenario import ScenarioError, load_scenarios
+from planner_ros.sim.scenario import ScenarioError, find_scenario, load_scenarios
 from planner_ros.skills import FailureCode
 from planner_ros.skills.sequence import SequenceError, Step, load_sequence, steps_from_scenario
 from planner_ros_interfaces.action import ExecuteSkill
@@ -68,14 +67,11 @@ class SkillSequenceRunner(Node):
     def _load(self):
         """(name, steps, scenario or None) from the scenario or the sequence file."""
         if self.scenario_name:
-            name = self.scenario_name if ":" in self.scenario_name else f"{self.scenario_name}:clean"
             try:
-                scenario = load_scenarios(config_dir() / "tasks").get(name)
+                scenario = find_scenario(load_scenarios(config_dir() / "tasks"), self.scenario_name)
             except ScenarioError as err:
                 raise SequenceError(str(err)) from err
-            if scenario is None:
-                raise SequenceError(f"unknown scenario '{self.scenario_name}' (see config/tasks)")
-            return f"{name}: {scenario.instruction}", steps_from_scenario(scenario), scenario
+            return f"{scenario.name}: {scenario.instruction}", steps_from_scenario(scenario), scenario
         path = Path(self.sequence_file)
         name, steps = load_sequence(path if path.is_absolute() else config_dir() / path)
         return name, steps, None
@@ -83,7 +79,7 @@ class SkillSequenceRunner(Node):
     def check_goal(self, scenario, after_s: float) -> tuple[bool, str]:
         """Wait for ground truth newer than after_s and evaluate the scenario's goal on it."""
         self.create_subscription(SceneGraph, "/sim/ground_truth", lambda m: setattr(self, "ground_truth", m),
-                                 _ground_truth_qos())
+                                 LATCHED_QOS)
         deadline = time.monotonic() + self.server_timeout_s
         while time.monotonic() < deadline:
             rclpy.spin_once(self, timeout_sec=0.1)
@@ -172,10 +168,6 @@ class SkillSequenceRunner(Node):
 
     def _sim_time(self) -> bool:
         return bool(self.get_parameter("use_sim_time").value)
-
-
-def _ground_truth_qos() -> QoSProfile:
-    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def main(args: list[str] | None = None) -> int:

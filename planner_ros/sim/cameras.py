@@ -95,17 +95,15 @@ class CameraRig:
                segmentation: bool = False) -> CameraFrame:
         intrinsics = self.intrinsics(name)
         r = self._renderer
-        r.update_scene(data, camera=name)
+        r.update_scene(data, camera=name)  # one scene serves the colour, depth and segmentation passes
         rgb = r.render().copy()
         r.enable_depth_rendering()
-        r.update_scene(data, camera=name)
         depth = r.render().astype(np.float32, copy=True)
         r.disable_depth_rendering()
         depth[(depth <= 0) | (depth >= self.max_range_m)] = np.nan
         seg = None
         if segmentation:
             r.enable_segmentation_rendering()
-            r.update_scene(data, camera=name)
             raw = r.render()
             r.disable_segmentation_rendering()
             # Channel 0 is the object id, channel 1 its type; keep geoms only.

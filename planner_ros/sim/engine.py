@@ -17,13 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from planner_ros.sim.cameras import CameraFrame, CameraRig, corrupt_depth
+from planner_ros.geometry import Pose3D
+from planner_ros.sim.cameras import CameraFrame, CameraRig, corrupt_depth, optical_frame_id
 from planner_ros.sim.faults import FaultSchedule, FaultSpec, FaultType
 from planner_ros.sim.goals import WorldFacts
 from planner_ros.sim.scenario import Scenario
 from planner_ros.sim.skills import Progress, SimSkills, SkillRun
-from planner_ros.sim.world import CONTROL_PERIOD_S, GroundTruth, World
+from planner_ros.sim.world import GroundTruth, World
 from planner_ros.skills import FailureCode, SkillCall, SkillOutcome
+
+
+MAP_FRAME, BASE_FRAME = "map", "base_link"
 
 
 @dataclass
@@ -31,6 +35,8 @@ class SkillJob:
     """A skill call in flight; written by the sim thread, read by the caller's thread."""
 
     call: SkillCall
+    timeout_s: float = 0.0           # simulated seconds; 0: none
+    started_s: float = 0.0
     progress: Progress = Progress("queued", 0.0)
     outcome: SkillOutcome | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -74,7 +80,7 @@ class SimEngine:
         self.world.settle(2.0)
         self.episode = episode
         self.schedule = FaultSchedule()
-        self.skills = SimSkills(self.world, self.schedule, np.random.default_rng(self.world.index.seed + 7))
+        self.skills = SimSkills(self.world, self.schedule)
         self._depth_rng = np.random.default_rng(self.world.index.seed + 11)
         for fault in sc.faults if sc else ():
             self.skills.check_fault(fault)
@@ -101,8 +107,9 @@ class SimEngine:
     def clear_faults(self) -> None:
         self.schedule.clear()
 
-    def start(self, call: SkillCall) -> SkillJob:
-        job = SkillJob(call)
+    def start(self, call: SkillCall, timeout_s: float = 0.0) -> SkillJob:
+        """Begin a skill; it fails with TIMEOUT if it runs longer than timeout_s simulated seconds (0: never)."""
+        job = SkillJob(call, timeout_s, self.world.time_s)
         if self.job is not None:
             job.outcome = SkillOutcome.failed(FailureCode.BUSY, f"{call.text} arrived while {self.job.call.text} "
                                                                 "was running; wait for its result or cancel it")
@@ -116,7 +123,7 @@ class SimEngine:
         if self.job is not None:
             self._advance_job()
         else:
-            self.world.step(max(1, round(CONTROL_PERIOD_S / self.world.timestep_s)))
+            self.world.control_step()
         if self.rig is None or self.world.time_s + 1e-9 < self._next_frame_s:
             return []
         self._next_frame_s += self.camera_period_s
@@ -124,10 +131,16 @@ class SimEngine:
 
     def _advance_job(self) -> None:
         job = self.job
-        if job.cancel_requested:
+        timed_out = job.timeout_s > 0 and self.world.time_s - job.started_s > job.timeout_s
+        if job.cancel_requested or timed_out:
             self._run.close()  # motions hold their joints where they are
-            self._finish(SkillOutcome.failed(FailureCode.CANCELED, f"{job.call.text} was canceled; the robot "
-                                                                   "stopped where it was"))
+            if job.cancel_requested:
+                outcome = SkillOutcome.failed(FailureCode.CANCELED, f"{job.call.text} was canceled; the robot "
+                                                                    "stopped where it was")
+            else:
+                outcome = SkillOutcome.failed(FailureCode.TIMEOUT, f"{job.call.text} took longer than "
+                                                                   f"{job.timeout_s:g} s and was stopped")
+            self._finish(outcome)
             return
         try:
             job.progress = next(self._run)
@@ -155,6 +168,23 @@ class SimEngine:
 
     def ground_truth(self) -> GroundTruth:
         return self.world.ground_truth()
+
+    def tf_edges(self, frames: list[CameraFrame]) -> list[tuple[str, str, Pose3D]]:
+        """(parent, child, pose) TF edges now: map->base_link and base_link->each robot camera in frames."""
+        base = self.world.base_pose()
+        world_from_base = Pose3D((base.x, base.y, 0.0), (0.0, 0.0, math.sin(base.yaw / 2), math.cos(base.yaw / 2)))
+        base_from_world = np.linalg.inv(world_from_base.as_matrix())
+        edges = [(MAP_FRAME, BASE_FRAME, world_from_base)]
+        for frame in frames:
+            if self.world.index.cameras[frame.name].mount != "world":
+                pose = Pose3D.from_matrix(base_from_world @ frame.world_from_optical.as_matrix())
+                edges.append((BASE_FRAME, optical_frame_id(frame.name), pose))
+        return edges
+
+    def static_tf_edges(self) -> list[tuple[str, str, Pose3D]]:
+        """(parent, child, pose) for the fixed cameras: map->optical frame."""
+        return [(MAP_FRAME, optical_frame_id(c), self.rig.world_from_optical(self.world.data, c))
+                for c in self.camera_names if self.world.index.cameras[c].mount == "world"]
 
     def receptacle_boxes(self) -> dict[str, tuple[str, tuple, tuple, str | None]]:
         """id -> (kind, current placement-region min xyz, max xyz, articulated part or None)."""

@@ -143,3 +143,11 @@ def load_scenarios(folder: Path) -> dict[str, Scenario]:
                 raise ScenarioError(f"{path}: task id '{scenario.task_id}' is used twice")
             scenarios[scenario.name] = scenario
     return scenarios
+
+
+def find_scenario(scenarios: Mapping[str, Scenario], name: str) -> Scenario:
+    """`task_id` (its clean variant) or `task_id:clean|fault`; ScenarioError naming examples otherwise."""
+    full = name if ":" in name else f"{name}:clean"
+    if full not in scenarios:
+        raise ScenarioError(f"unknown scenario '{name}'; see config/tasks (e.g. {', '.join(sorted(scenarios)[:3])}, ...)")
+    return scenarios[full]

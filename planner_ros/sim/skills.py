@@ -48,10 +48,9 @@ class _Failed(Exception):
 class SimSkills:
     """Executes validated skill calls in a World. Not thread-safe: one caller drives the generators."""
 
-    def __init__(self, world: World, faults: FaultSchedule, rng: np.random.Generator) -> None:
+    def __init__(self, world: World, faults: FaultSchedule) -> None:
         self.world = world
         self.faults = faults
-        self.rng = rng
         self.missing: set[str] = set()
         self.camera_faults: dict[str, FaultSpec] = {}
         self._slip_pending: FaultSpec | None = None
@@ -203,7 +202,7 @@ class SimSkills:
         """Let physics run (a released object falls and settles) while reporting progress."""
         n = max(1, round(seconds / CONTROL_PERIOD_S))
         for _ in range(n):
-            self.world.step(max(1, round(CONTROL_PERIOD_S / self.world.timestep_s)))
+            self.world.control_step()
             yield Progress(phase, scale(1.0))
 
     def _slip_now(self) -> None:

@@ -227,14 +227,15 @@ class World:
         steps = max(1, math.ceil(seconds / CONTROL_PERIOD_S))
         held = self.held_object()
         for _ in range(steps):
-            self._control_step()
+            self.control_step()
             moving = any(self._is_moving(oid) for oid in self._object_body if oid != held)
             quiet = 0 if moving else quiet + 1
             if quiet >= _REST_STEPS:
                 return True
         return False
 
-    def _control_step(self) -> None:
+    def control_step(self) -> None:
+        """Advance one control period (CONTROL_PERIOD_S) with the current controls."""
         mujoco.mj_step(self._model, self._data, nstep=self._substeps)
 
     def _is_moving(self, object_id: str) -> bool:
@@ -414,7 +415,7 @@ class World:
                 for k in range(1, n + 1):
                     for role, value in zip(roles, a + (b - a) * k / n):
                         self._set(role, float(value))
-                    self._control_step()
+                    self.control_step()
                     elapsed += duration / n
                     yield min(elapsed / total, 1.0)
             for _ in range(math.ceil(_SETTLE_LIMIT_S / CONTROL_PERIOD_S)):
@@ -422,7 +423,7 @@ class World:
                 error = here - goal
                 if math.hypot(error[0], error[1]) < _BASE_TOLERANCE_M and abs(error[2]) < _YAW_TOLERANCE_RAD:
                     return
-                self._control_step()
+                self.control_step()
                 yield 1.0
         except GeneratorExit:
             for role in roles:
@@ -438,12 +439,12 @@ class World:
             for k in range(1, n + 1):
                 for role, target in targets.items():
                     self._set(role, start[role] + (target - start[role]) * k / n)
-                self._control_step()
+                self.control_step()
                 yield k / n
             for _ in range(math.ceil(_SETTLE_LIMIT_S / CONTROL_PERIOD_S)):
                 if all(abs(self._q(r) - t) < _JOINT_TOLERANCE[r] for r, t in targets.items()):
                     return
-                self._control_step()
+                self.control_step()
                 yield 1.0
         except GeneratorExit:
             for role in targets:
@@ -487,7 +488,7 @@ class World:
             for k in range(1, n + 1 + math.ceil(1.0 / CONTROL_PERIOD_S)):
                 for f in fingers:
                     self._set(f, start[f] + (half - start[f]) * min(k / n, 1.0))
-                self._control_step()
+                self.control_step()
                 yield min(k / n, 1.0)
                 history.append(self.gripper_opening_m())
                 arrived = all(abs(self._q(f) - half) < 1e-3 for f in fingers)
@@ -630,7 +631,7 @@ class World:
         try:
             for k in range(1, n + 1 + math.ceil(_SETTLE_LIMIT_S / CONTROL_PERIOD_S)):
                 self._data.ctrl[act] = start + (target - start) * min(k / n, 1.0)
-                self._control_step()
+                self.control_step()
                 yield min(k / n, 1.0)
                 q = float(self._data.qpos[qadr])
                 history.append(q)

@@ -480,6 +480,17 @@ def test_cancel_stops_the_base_short_of_the_goal():
     assert run(engine, "pick(mug_1)").success
 
 
+def test_a_skill_past_its_timeout_is_stopped_with_timeout():
+    engine = make_engine()
+    job = engine.start(parse_call("navigate_to(counter)"), timeout_s=1.0)
+    start_s = engine.time_s
+    outcome = finish(engine, job)
+    failed(outcome, FailureCode.TIMEOUT, "took longer than 1 s")
+    assert 1.0 < engine.time_s - start_s < 1.1, "stopped on the first tick past the limit (simulated time)"
+    assert base_distance(engine, "counter") > 0.2
+    assert run(engine, "navigate_to(counter)").success
+
+
 # ------------------------------------------------------------------------------------------ feedback
 
 
