@@ -33,6 +33,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         *_share("launch"),
         *_share("config"),
+        *_share("models"),
     ],
     install_requires=["setuptools", "numpy", "PyYAML"],
     zip_safe=False,

@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 from planner_ros.launcher.bringup import BringupError, load_bringup, resolve_bringup_path, with_overrides
 from planner_ros.paths import config_dir, runs_dir
@@ -80,6 +81,30 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return _run_bringup("sim", env, None, {"sim": params})
 
 
+def cmd_eval_perception(args: argparse.Namespace) -> int:
+    from planner_ros.perception.backends import make_detector
+    from planner_ros.perception.detection import DetectorError
+    from planner_ros.perception.evaluate import evaluate_perception, format_report
+
+    try:
+        detector = make_detector(args.backend, model=args.model or "", allow_download=args.allow_download)
+    except DetectorError as err:
+        print(f"planner-ros: error: {err}", file=sys.stderr)
+        return 2
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r[eval] scene {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    report = evaluate_perception(detector, scenes=args.scenes, robot_poses=args.robot_poses,
+                                 first_seed=args.first_seed, progress=progress)
+    print(format_report(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(report.to_json())
+        print(f"[eval] wrote {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="planner-ros", description="Closed-loop household task planning for ROS 2.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -108,6 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--localhost", action="store_true", help="localhost-only discovery and a fresh domain id")
     sim.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID for the nodes")
     sim.set_defaults(func=cmd_sim)
+
+    evaluation = sub.add_parser("eval", help="evaluate a pipeline stage on held-out simulator scenes")
+    stages = evaluation.add_subparsers(dest="stage", metavar="STAGE", parser_class=_Parser, required=True)
+    perception = stages.add_parser("perception", help="2D AP50, fused 3D recall and centroid error, throughput")
+    perception.add_argument("--backend", default="embedded", help="detector backend (default: embedded)")
+    perception.add_argument("--model", help="model file, directory or name for the backend")
+    perception.add_argument("--allow-download", action="store_true", help="let the backend fetch a named model")
+    perception.add_argument("--scenes", type=int, default=20, help="held-out scenes (default 20)")
+    perception.add_argument("--robot-poses", type=int, default=2, help="robot poses per scene (default 2)")
+    perception.add_argument("--first-seed", type=int, help="first held-out seed (default: the first of the range)")
+    perception.add_argument("--json", type=Path, help="also write the report as JSON here")
+    perception.set_defaults(func=cmd_eval_perception)
     return parser
 
 

@@ -13,7 +13,12 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Transform, TransformStamped, Vector3
 from planner_ros_interfaces.action import ExecuteSkill
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import KeyValue as DiagKeyValue
 from planner_ros_interfaces.msg import (
+    BoundingBox2D,
+    Detection3D,
+    Detection3DArray,
     ObjectState,
     Relation,
     SceneGraph,
@@ -24,6 +29,8 @@ from planner_ros_interfaces.msg import (
     SkillParameter,
 )
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import ColorRGBA
+from visualization_msgs.msg import Marker, MarkerArray
 
 from planner_ros.geometry import CameraIntrinsics, Pose3D
 from planner_ros.sim.goals import WorldFacts
@@ -52,6 +59,10 @@ __all__ = [
     "time_to_seconds",
     "transform_to_core",
     "transform_stamped",
+    "color_to_rgb",
+    "tracks_to_detection_array",
+    "detections_to_markers",
+    "camera_health_to_diagnostics",
 ]
 
 # encoding -> (element dtype, channels); spelled exactly as sensor_msgs/image_encodings.hpp does.
@@ -352,3 +363,74 @@ def facts_from_scene_graph(msg: SceneGraph) -> WorldFacts:
     held = next((subject for subject, (predicate, _) in relations.items() if predicate == Relation.HELD_BY), None)
     return WorldFacts(relations, openings, held)
 
+
+
+# -- perception -----------------------------------------------------------------------------------------
+def color_to_rgb(msg: Image) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from an rgb8, bgr8, rgba8 or bgra8 image (drivers differ in channel order)."""
+    pixels = image_to_numpy(msg)
+    if msg.encoding == "rgb8":
+        return pixels
+    if msg.encoding == "bgr8":
+        return np.ascontiguousarray(pixels[..., ::-1])
+    if msg.encoding == "rgba8":
+        return np.ascontiguousarray(pixels[..., :3])
+    if msg.encoding == "bgra8":
+        return np.ascontiguousarray(pixels[..., 2::-1])
+    raise ImageConversionError(f"colour image must be rgb8, bgr8, rgba8 or bgra8, got {msg.encoding!r}")
+
+
+def tracks_to_detection_array(tracks, frame_id: str, stamp: Time, backend: str,
+                              is_oracle: bool) -> Detection3DArray:
+    """Fused object tracks (planner_ros.perception.fusion.Track) as a Detection3DArray; each detection's
+    stamp is when the object was last seen, so consumers can tell fresh from remembered."""
+    out = Detection3DArray(detector_backend=backend, is_oracle=is_oracle)
+    out.header.frame_id, out.header.stamp = frame_id, stamp
+    for t in tracks:
+        det = Detection3D(label=t.label, score=float(t.confidence), track_id=t.track_id,
+                          num_points=int(t.num_points))
+        det.header.frame_id, det.header.stamp = frame_id, seconds_to_time(t.last_seen_s)
+        det.pose = Pose(position=Point(x=float(t.centre_m[0]), y=float(t.centre_m[1]), z=float(t.centre_m[2])),
+                        orientation=Quaternion(w=1.0))
+        det.size = Vector3(x=float(t.extent_m[0]), y=float(t.extent_m[1]), z=float(t.extent_m[2]))
+        cameras = sorted(t.boxes_2d)
+        det.camera_names = cameras
+        det.boxes_2d = [BoundingBox2D(x_min=float(b[0]), y_min=float(b[1]), x_max=float(b[2]), y_max=float(b[3]))
+                        for b in (t.boxes_2d[c] for c in cameras)]
+        out.detections.append(det)
+    return out
+
+
+def detections_to_markers(array: Detection3DArray, namespace: str = "perception") -> MarkerArray:
+    """Boxes and labels for rviz; the first marker clears the previous set so vanished objects vanish."""
+    markers = MarkerArray()
+    markers.markers.append(Marker(action=Marker.DELETEALL, ns=namespace))
+    for i, det in enumerate(array.detections):
+        box = Marker(ns=namespace, id=2 * i, type=Marker.CUBE, action=Marker.ADD, pose=det.pose)
+        box.header = array.header
+        box.scale = Vector3(x=max(det.size.x, 0.01), y=max(det.size.y, 0.01), z=max(det.size.z, 0.01))
+        box.color = ColorRGBA(r=0.1, g=0.8, b=0.2, a=0.35 + 0.5 * det.score)
+        text = Marker(ns=namespace, id=2 * i + 1, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD)
+        text.header = array.header
+        text.pose = Pose(position=Point(x=det.pose.position.x, y=det.pose.position.y,
+                                        z=det.pose.position.z + det.size.z / 2 + 0.05), orientation=Quaternion(w=1.0))
+        text.scale.z = 0.06
+        text.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
+        text.text = f"{det.label} {det.score:.2f}" + (" [oracle]" if array.is_oracle else "")
+        markers.markers.extend([box, text])
+    return markers
+
+
+def camera_health_to_diagnostics(node_name: str, health: Mapping[str, object], stamp: Time) -> DiagnosticArray:
+    """One DiagnosticStatus per camera (planner_ros.perception.camera_sync.CameraHealth)."""
+    levels = {"ok": DiagnosticStatus.OK, "waiting": DiagnosticStatus.WARN, "stale": DiagnosticStatus.ERROR}
+    out = DiagnosticArray()
+    out.header.stamp = stamp
+    for camera, h in health.items():
+        status = DiagnosticStatus(level=levels.get(h.state, DiagnosticStatus.WARN), name=f"{node_name}: {camera}",
+                                  message=f"{h.state}: {h.detail}", hardware_id=camera)
+        values = {"frames": h.frames, "dropped_unpaired": h.dropped_unpaired, "dropped_invalid": h.dropped_invalid,
+                  **h.counters}
+        status.values = [DiagKeyValue(key=k, value=str(v)) for k, v in values.items()]
+        out.status.append(status)
+    return out

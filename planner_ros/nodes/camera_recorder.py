@@ -6,7 +6,8 @@ Parameters:
   output_dir (str, "runs/views"): where PNGs go (created).
   period_s (float, 2.0): at most one saved frame per camera and stream per period (wall clock).
   max_frames (int, 50): frames kept per camera and stream; older saves are not deleted, newer are skipped.
-On shutdown it writes contact_sheet.png with the latest colour and depth view of every camera.
+  detections (bool, false): also save perception's annotated images (/perception/debug/<cam>).
+On shutdown it writes contact_sheet.png with the latest view of every camera and stream, one camera a row.
 """
 from __future__ import annotations
 
@@ -38,13 +39,15 @@ class CameraRecorder(Node):
         self.output_dir = Path(declare(self, "output_dir", "runs/views", "where PNGs are written"))
         self.period_s = float(declare(self, "period_s", 2.0, "minimum wall time between saves per stream"))
         self.max_frames = int(declare(self, "max_frames", 50, "frames kept per camera and stream"))
+        self.streams = ["color", "depth"] + (["detections"] if declare(self, "detections", False, "annotated") else [])
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.latest: dict[tuple[str, str], np.ndarray] = {}
         self._last_save: dict[tuple[str, str], float] = {}
         self._count: dict[tuple[str, str], int] = {}
         for cam in self.cameras:
-            for stream in ("color", "depth"):
-                self.create_subscription(Image, f"/{cam}/{stream}/image_raw",
+            for stream in self.streams:
+                topic = f"/perception/debug/{cam}" if stream == "detections" else f"/{cam}/{stream}/image_raw"
+                self.create_subscription(Image, topic,
                                          lambda msg, c=cam, s=stream: self._on_image(c, s, msg),
                                          qos_profile_sensor_data)
         self.get_logger().info(f"recording {self.cameras} into {self.output_dir}")
@@ -52,7 +55,7 @@ class CameraRecorder(Node):
     def _on_image(self, camera: str, stream: str, msg: Image) -> None:
         key = (camera, stream)
         try:
-            rgb = cs.image_to_numpy(msg) if stream == "color" else depth_to_rgb(cs.depth_to_metres(msg))
+            rgb = depth_to_rgb(cs.depth_to_metres(msg)) if stream == "depth" else cs.image_to_numpy(msg)
         except cs.ImageConversionError as err:
             self.get_logger().warning(f"{camera}/{stream}: {err}", throttle_duration_sec=5.0)
             return
@@ -66,13 +69,13 @@ class CameraRecorder(Node):
         PILImage.fromarray(rgb).save(self.output_dir / f"{camera}_{stream}_{stamp:08.2f}s.png")
 
     def write_contact_sheet(self) -> Path | None:
-        tiles = [self.latest[(c, s)] for c in self.cameras for s in ("color", "depth") if (c, s) in self.latest]
-        if not tiles:
+        if not self.latest:
             return None
         h, w = 240, 320
-        small = [np.asarray(PILImage.fromarray(t).resize((w, h))) for t in tiles]
-        rows = [np.hstack(small[i:i + 2] + [np.zeros((h, w, 3), np.uint8)] * (2 - len(small[i:i + 2])))
-                for i in range(0, len(small), 2)]
+        blank = np.zeros((h, w, 3), np.uint8)
+        rows = [np.hstack([np.asarray(PILImage.fromarray(self.latest[(c, s)]).resize((w, h)))
+                           if (c, s) in self.latest else blank for s in self.streams])
+                for c in self.cameras if any((c, s) in self.latest for s in self.streams)]
         path = self.output_dir / "contact_sheet.png"
         PILImage.fromarray(np.vstack(rows)).save(path)
         return path

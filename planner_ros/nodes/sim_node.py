@@ -7,6 +7,8 @@ Parameters:
   camera_rate_hz (float, 2.0), width (int, 640), height (int, 480).
   real_time_factor (float, 1.0): simulated seconds per wall second; 0 runs as fast as it can.
   ground_truth_rate_hz (float, 2.0).
+  publish_segmentation (bool, false): also publish /<cam>/segmentation (mono16 instance labels) for the
+    oracle detector (debugging perception; no real camera has it).
 Publishes: /<cam>/color/image_raw (rgb8), /<cam>/depth/image_raw (32FC1 m), /<cam>/color/camera_info,
   /tf (map->base_link, base_link->robot camera optical frames), /tf_static (map->fixed camera optical
   frames), /clock, /sim/ground_truth (SceneGraph; evaluation only: the planner stack never reads it).
@@ -51,13 +53,17 @@ class SimNode(Node):
         rate = float(declare(self, "camera_rate_hz", 2.0, "camera frames per simulated second"))
         width, height = int(declare(self, "width", 640, "image width")), int(declare(self, "height", 480, "height"))
         rtf = float(declare(self, "real_time_factor", 1.0, "simulated s per wall s; 0 = as fast as possible"))
+        segmentation = bool(declare(self, "publish_segmentation", False, "instance labels for the oracle detector"))
         self.gt_period_s = 1.0 / max(0.1, float(declare(self, "ground_truth_rate_hz", 2.0, "ground truth rate")))
         try:
-            engine = SimEngine(episode, cameras=cameras, width=width, height=height, camera_rate_hz=rate)
+            engine = SimEngine(episode, cameras=cameras, width=width, height=height, camera_rate_hz=rate,
+                               segmentation=segmentation)
         except (ValueError, KeyError) as err:  # unknown layout, camera or object kind, bad fault
             raise StartupError(f"cannot build the world: {err}") from err
         except RenderingUnavailable as err:
             raise StartupError(str(err)) from err
+        self.seg_pubs = {c: self.create_publisher(Image, f"/{c}/segmentation", 2) for c in cameras} \
+            if segmentation else {}
         self.image_pubs = {c: (self.create_publisher(Image, f"/{c}/color/image_raw", 2),
                                self.create_publisher(Image, f"/{c}/depth/image_raw", 2),
                                self.create_publisher(CameraInfo, f"/{c}/color/camera_info", 2)) for c in cameras}
@@ -113,6 +119,9 @@ class SimNode(Node):
         for frame in frames:
             for pub, msg in zip(self.image_pubs[frame.name], cs.camera_frame_to_msgs(frame, stamp)):
                 pub.publish(msg)
+            if self.seg_pubs:
+                self.seg_pubs[frame.name].publish(cs.numpy_to_image(engine.instance_labels(frame), "mono16", stamp=stamp,
+                                                                    frame_id=frame.intrinsics.frame_id))
         self.tf_pub.publish(TFMessage(transforms=[cs.transform_stamped(pose, parent, child, stamp)
                                                   for parent, child, pose in engine.tf_edges(frames)]))
         if engine.time_s >= self._next_gt_s:

@@ -61,8 +61,9 @@ def facts_from_ground_truth(gt: GroundTruth, part_receptacles: dict[str, str]) -
 
 class SimEngine:
     def __init__(self, episode: EpisodeConfig, *, cameras: tuple[str, ...] = (), width: int = 640,
-                 height: int = 480, camera_rate_hz: float = 2.0) -> None:
+                 height: int = 480, camera_rate_hz: float = 2.0, segmentation: bool = False) -> None:
         self.camera_names = tuple(cameras)
+        self.segmentation = segmentation  # also render instance labels (for the oracle detector)
         self.width, self.height = width, height
         self.camera_period_s = 1.0 / camera_rate_hz if camera_rate_hz > 0 else math.inf
         self.world: World | None = None
@@ -92,6 +93,7 @@ class SimEngine:
         self._next_frame_s = self.world.time_s
         self.rig = CameraRig(self.world.model, self.camera_names, width=self.width, height=self.height) \
             if self.camera_names else None
+        self._instance_lut = self.world.instance_label_lookup()
 
     @property
     def time_s(self) -> float:
@@ -159,12 +161,18 @@ class SimEngine:
         fault = self.skills.camera_fault(name, self.world.time_s)
         if fault is not None and fault.type is FaultType.CAMERA_DROP:
             return None
-        frame = self.rig.render(self.world.data, name)
+        frame = self.rig.render(self.world.data, name, segmentation=self.segmentation)
         if fault is not None and fault.type is FaultType.DEPTH_CORRUPT:
             depth = corrupt_depth(frame.depth_m, float(fault.params.get("fraction", 0.3)), self._depth_rng)
             frame = CameraFrame(frame.name, frame.stamp_s, frame.rgb, depth, frame.intrinsics,
                                 frame.world_from_optical, frame.segmentation)
         return frame
+
+    def instance_labels(self, frame: CameraFrame) -> np.ndarray:
+        """The frame's segmentation as instance labels (World.instance_label_lookup's encoding)."""
+        if frame.segmentation is None:
+            raise ValueError("this engine renders no segmentation (construct it with segmentation=True)")
+        return self._instance_lut[frame.segmentation]
 
     def ground_truth(self) -> GroundTruth:
         return self.world.ground_truth()

@@ -19,6 +19,7 @@ import mujoco
 import numpy as np
 
 from planner_ros.geometry import Pose3D
+from planner_ros.sim.catalog import KINDS
 from planner_ros.sim.layouts import Pose2D
 from planner_ros.sim.scene import OBSTACLE_BODY, ObjectPlacement, SceneIndex, build_scene
 
@@ -262,6 +263,23 @@ class World:
         body = self._object(object_id)
         w, x, y, z = self._data.xquat[body]
         return Pose3D(tuple(self._data.xpos[body].tolist()), (float(x), float(y), float(z), float(w)))
+
+    def object_geom_ids(self, object_id: str) -> list[int]:
+        """Model geom ids of an object's shape (what a segmentation render shows for it)."""
+        self._object(object_id)
+        return list(self._object_geoms[object_id])
+
+    def instance_label_lookup(self) -> np.ndarray:
+        """geom id -> instance label, indexed by a segmentation render (-1, no geom, hits the last entry).
+
+        The label encoding shared with the oracle detector: 0 for no object, else (kind index in the
+        catalogue + 1) * 256 + instance, instance counting the objects in id order (mod 256).
+        """
+        lut = np.zeros(self._model.ngeom + 1, np.uint16)
+        kinds = list(KINDS)
+        for instance, oid in enumerate(sorted(self._object_geoms)):
+            lut[self._object_geoms[oid]] = (kinds.index(self._index.objects[oid].kind) + 1) * 256 + instance % 256
+        return lut
 
     def object_velocity(self, object_id: str) -> Velocity:
         body = self._object(object_id)

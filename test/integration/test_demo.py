@@ -1,4 +1,5 @@
-"""`planner-ros demo` end to end: the MuJoCo world, the task replay and the recorder under the launcher."""
+"""`planner-ros demo` end to end: the MuJoCo world, the task replay, perception and the recorder under the
+launcher."""
 from __future__ import annotations
 
 import json
@@ -21,3 +22,5 @@ def test_demo_completes_the_task_and_saves_camera_views(tmp_path):
     for camera in ("kitchen_overview", "table_cam", "head_rgbd"):
         assert list(views.glob(f"{camera}_color_*.png")) and list(views.glob(f"{camera}_depth_*.png")), camera
     assert "[sim] " in out and "goal holds in ground truth" in out
+    # Perception ran beside it: its annotated views were recorded.
+    assert "[perception] " in out and list(views.glob("*_detections_*.png")), out[-2000:]
