@@ -1,6 +1,7 @@
 """Drive `planner-ros bringup` as a subprocess and read its prefixed output while it runs."""
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import psutil
+import rclpy
 
 
 class LauncherProcess:
@@ -92,3 +94,22 @@ def wait_gone(pids, timeout_s: float) -> list[int]:
         left = [p for p in left if alive(p)]
         time.sleep(0.05)
     return [p for p in left if alive(p)]
+
+
+@contextlib.contextmanager
+def bringup_with_probe(path: Path, yaml_text: str, make_probe):
+    """Start the bringup written to `path`, and an rclpy probe node beside it; on exit stop both and check
+    that the launcher exits cleanly and leaves no node behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml_text)
+    launcher = LauncherProcess(str(path))
+    rclpy.init()
+    probe = make_probe()
+    try:
+        yield probe, launcher
+    finally:
+        probe.destroy_node()
+        rclpy.shutdown()
+        launcher.process.send_signal(signal.SIGINT)
+        assert launcher.wait(15) == 0, launcher.output
+        assert not wait_gone(launcher.child_pids().values(), 5)

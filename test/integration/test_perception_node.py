@@ -4,7 +4,6 @@ without stopping the other views."""
 from __future__ import annotations
 
 import math
-import signal
 import time
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from launcher_process import LauncherProcess, wait_gone
+from launcher_process import bringup_with_probe
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -118,17 +117,8 @@ def _matched(probe: Probe, max_error_m: float) -> list[tuple[str, float]]:
 @pytest.fixture(scope="module", params=["oracle", "embedded"])
 def running(request, tmp_path_factory):
     path = tmp_path_factory.mktemp(request.param) / "bringup" / "perception.yaml"
-    path.parent.mkdir()
-    path.write_text(BRINGUP.format(detector=request.param))
-    launcher = LauncherProcess(str(path))
-    rclpy.init()
-    probe = Probe()
-    yield request.param, probe, launcher
-    probe.destroy_node()
-    rclpy.shutdown()
-    launcher.process.send_signal(signal.SIGINT)
-    assert launcher.wait(15) == 0, launcher.output
-    assert not wait_gone(launcher.child_pids().values(), 5)
+    with bringup_with_probe(path, BRINGUP.format(detector=request.param), Probe) as (probe, launcher):
+        yield request.param, probe, launcher
 
 
 def test_fused_objects_land_on_true_objects_and_bad_cameras_are_diagnosed(running):

@@ -1,13 +1,12 @@
 """sim_node as a ROS 2 robot: cameras, TF, clock, skills, faults and ground truth over DDS."""
 from __future__ import annotations
 
-import signal
 import time
 
 import numpy as np
 import pytest
 import rclpy
-from launcher_process import LauncherProcess, wait_gone
+from launcher_process import bringup_with_probe
 from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -80,19 +79,10 @@ class Probe(Node):
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
     path = tmp_path_factory.mktemp("sim") / "bringup" / "sim.yaml"
-    path.parent.mkdir()
-    path.write_text(BRINGUP)
-    launcher = LauncherProcess(str(path))
-    rclpy.init()
-    probe = Probe()
-    action = ActionClient(probe, ExecuteSkill, "execute_skill")
-    assert action.wait_for_server(timeout_sec=60), launcher.output
-    yield probe, action, launcher
-    probe.destroy_node()
-    rclpy.shutdown()
-    launcher.process.send_signal(signal.SIGINT)
-    assert launcher.wait(10) == 0, launcher.output
-    assert not wait_gone(launcher.child_pids().values(), 5)
+    with bringup_with_probe(path, BRINGUP, Probe) as (probe, launcher):
+        action = ActionClient(probe, ExecuteSkill, "execute_skill")
+        assert action.wait_for_server(timeout_sec=60), launcher.output
+        yield probe, action, launcher
 
 
 def test_cameras_tf_clock_and_ground_truth(sim):
