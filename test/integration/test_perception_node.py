@@ -4,6 +4,9 @@ without stopping the other views."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -158,3 +161,12 @@ def test_vocabulary_service_reports_names_it_cannot_detect_and_narrows_the_outpu
     probe.detections = None
     probe.spin_until(lambda: probe.detections is not None and probe.detections.detections and all(
         d.label in (seen, "coke") for d in probe.detections.detections), 60, "only the new vocabulary's objects")
+
+
+def test_missing_weights_stop_the_node_at_start_up_with_what_to_do(tmp_path):
+    missing = tmp_path / "nope.onnx"
+    result = subprocess.run([sys.executable, "-m", "planner_ros.nodes.perception_node", "--ros-args",
+                             "-p", f"model:={missing}", "-p", "embedder:=none"],
+                            capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert result.returncode == 1
+    assert f"detector model {missing} not found" in result.stderr and "make detector" in result.stderr

@@ -292,3 +292,13 @@ def test_skill_descriptions_carry_typed_parameters():
     msg = cs.skill_to_msg(DEFAULT_SKILLS.get("place"))
     assert [(p.name, p.type) for p in msg.parameters] == [("object", "object"), ("target", "receptacle")]
     assert "holding(object)" in msg.preconditions
+
+
+def test_colour_images_of_any_channel_order_become_rgb() -> None:
+    rgb = np.random.default_rng(3).integers(0, 255, (4, 5, 3), dtype=np.uint8)
+    assert np.array_equal(cs.color_to_rgb(cs.numpy_to_image(rgb, "rgb8")), rgb)
+    assert np.array_equal(cs.color_to_rgb(cs.numpy_to_image(rgb[..., ::-1].copy(), "bgr8")), rgb)
+    bgra = np.concatenate([rgb[..., ::-1], np.full((4, 5, 1), 255, np.uint8)], axis=2)
+    assert np.array_equal(cs.color_to_rgb(cs.numpy_to_image(bgra, "bgra8")), rgb)
+    with pytest.raises(cs.ImageConversionError, match="colour image must be rgb8, bgr8, rgba8 or bgra8"):
+        cs.color_to_rgb(cs.numpy_to_image(rgb[..., 0].copy(), "mono8"))
