@@ -108,10 +108,10 @@ class PerceptionNode(Node):
         for name in names:
             def topic(key: str, camera: str = name) -> str:
                 return patterns[key].format(camera=camera)
-            self.create_subscription(Image, topic("color"), lambda m, c=name: self._on_color(c, m),
-                                     qos_profile_sensor_data, callback_group=frames)
-            self.create_subscription(Image, topic("depth"), lambda m, c=name: self._on_depth(c, m),
-                                     qos_profile_sensor_data, callback_group=frames)
+            pairing = self.cameras[name].sync
+            for key, add in (("color", pairing.add_color), ("depth", pairing.add_depth)):
+                self.create_subscription(Image, topic(key), lambda m, c=name, a=add: self._on_image(c, m, a),
+                                         qos_profile_sensor_data, callback_group=frames)
             self.create_subscription(CameraInfo, topic("camera_info"), lambda m, c=name: self._on_info(c, m),
                                      qos_profile_sensor_data)
             if self.detector.is_oracle:
@@ -153,17 +153,12 @@ class PerceptionNode(Node):
     def _on_seg(self, camera: str, msg: Image) -> None:
         self.segmentation[camera].append((cs.time_to_seconds(msg.header.stamp), cs.image_to_numpy(msg)))
 
-    def _on_color(self, camera: str, msg: Image) -> None:
+    def _on_image(self, camera: str, msg: Image, add) -> None:
+        """A colour or depth image (`add` is the camera's add_color or add_depth)."""
         cam = self.cameras[camera]
         stamp = cs.time_to_seconds(msg.header.stamp)
         cam.sync.expire(stamp)
-        self._process(cam, cam.sync.add_color(stamp, msg))
-
-    def _on_depth(self, camera: str, msg: Image) -> None:
-        cam = self.cameras[camera]
-        stamp = cs.time_to_seconds(msg.header.stamp)
-        cam.sync.expire(stamp)
-        self._process(cam, cam.sync.add_depth(stamp, msg))
+        self._process(cam, add(stamp, msg))
 
     # -- processing ----------------------------------------------------------------------------------------
     def _process(self, cam: _Camera, pairs: list) -> None:

@@ -6,6 +6,7 @@ fusion always under it.
 """
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass, field
@@ -98,9 +99,7 @@ class PerceptionPipeline:
         with self._fuse_lock:
             if now_s is not None:
                 self.tracker.forget_older_than(now_s)
-            return [Track(**{**vars(t), "centre_m": t.centre_m.copy(), "extent_m": t.extent_m.copy(),
-                             "last_seen_by": dict(t.last_seen_by), "boxes_2d": dict(t.boxes_2d)})
-                    for t in self.tracker.confirmed()]
+            return copy.deepcopy(self.tracker.confirmed())  # callers read them while fusion goes on
 
     def keep_labels(self, labels: set[str]) -> None:
         """Drop tracks whose label is no longer looked for (after a vocabulary change)."""

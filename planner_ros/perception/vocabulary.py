@@ -15,17 +15,14 @@ from typing import Protocol
 
 import numpy as np
 
+from planner_ros.names import normalise_name
 from planner_ros.perception.detection import DetectorError
 
-__all__ = ["ClassMatch", "ClassVocabulary", "MiniLMEmbedder", "LazyMiniLMEmbedder", "TextEmbedder", "normalise"]
+__all__ = ["ClassMatch", "ClassVocabulary", "MiniLMEmbedder", "LazyMiniLMEmbedder", "TextEmbedder"]
 
 # Calibrated on hand-picked names, not on any evaluation: at 0.6 'peach' became an apple and 'cheese' a milk
 # carton; at 0.72 'teacup' -> mug, 'orange juice' -> juice box and 'cola bottle' -> soda can still map.
 DEFAULT_SIMILARITY_THRESHOLD = 0.72
-
-
-def normalise(name: str) -> str:
-    return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
 
 
 class TextEmbedder(Protocol):
@@ -87,19 +84,19 @@ class ClassVocabulary:
         if not aliases:
             raise DetectorError("a closed-set detector needs at least one class")
         self.classes = tuple(aliases)
-        self._exact = {normalise(c): c for c in self.classes}
+        self._exact = {normalise_name(c): c for c in self.classes}
         self._synonyms: dict[str, str] = {}
         for cls, names in aliases.items():
             for alias in names:
                 # First class to claim an alias keeps it, so a generic word maps to one predictable class.
-                self._synonyms.setdefault(normalise(alias), cls)
+                self._synonyms.setdefault(normalise_name(alias), cls)
         self.embedder = embedder
         self.threshold = threshold
         self._alias_texts = sorted(set(self._exact) | set(self._synonyms))
         self._alias_vectors: np.ndarray | None = None
 
     def match(self, name: str) -> ClassMatch:
-        key = normalise(name)
+        key = normalise_name(name)
         if not key:
             return ClassMatch(name, None, "none", 0.0, "empty name")
         if key in self._exact:

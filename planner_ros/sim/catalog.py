@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planner_ros.geometry import quaternion_to_matrix
+from planner_ros.names import normalise_name
 
 __all__ = ["KINDS", "ObjectKind", "Primitive", "SHAPES", "UnknownKind", "resolve_kind"]
 
@@ -228,16 +229,12 @@ KINDS: dict[str, ObjectKind] = {
 }
 
 
-def _normalise(name: str) -> str:
-    return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
-
-
 def _name_index() -> dict[str, str]:
     index: dict[str, str] = {}
     for kind in KINDS.values():
         for alias in (kind.name, kind.label, *kind.synonyms):
             # First kind to claim a synonym keeps it, so a generic word maps to one predictable kind.
-            index.setdefault(_normalise(alias), kind.name)
+            index.setdefault(normalise_name(alias), kind.name)
     return index
 
 
@@ -247,6 +244,6 @@ _BY_NAME = _name_index()
 def resolve_kind(name: str) -> str:
     """The kind name for a kind name, label or synonym ("Coke" -> "soda_can"), case and '_' insensitive."""
     try:
-        return _BY_NAME[_normalise(name)]
+        return _BY_NAME[normalise_name(name)]
     except KeyError:
         raise UnknownKind(f"no object kind or synonym {name!r}; kinds: {sorted(KINDS)}") from None

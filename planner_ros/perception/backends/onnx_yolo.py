@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -110,6 +109,5 @@ class OnnxYoloDetector(ClosedSetDetector):
 
 
 def default_model_path() -> Path:
-    """The embedded model shipped with the package (overridable with PLANNER_ROS_DETECTOR_MODEL)."""
-    override = os.environ.get("PLANNER_ROS_DETECTOR_MODEL")
-    return Path(override) if override else share_dir() / "models" / "sim_kitchen_yolov8n.onnx"
+    """The embedded model shipped with the package (another file: the `model` parameter)."""
+    return share_dir() / "models" / "sim_kitchen_yolov8n.onnx"
