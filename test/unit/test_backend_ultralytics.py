@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -22,9 +21,8 @@ import pytest
 
 from planner_ros.perception.backends.ultralytics_backend import UltralyticsDetector
 from planner_ros.perception.detection import DetectorError, WeightsMissing
+from train_venv import child_env, require_train_python
 
-REPO = Path(__file__).resolve().parents[2]
-TRAIN_PYTHON = REPO / ".venv-train" / "bin" / "python"
 H, W = 480, 640
 
 # Shared by the child scripts: a random image, and checks of every detection that come back as JSON.
@@ -75,33 +73,13 @@ fake_text_model.build_text_model = lambda variant, device=None: FakeTextEncoder(
 
 @pytest.fixture(scope="module")
 def train_python() -> Path:
-    skip = ("ultralytics is not installed in .venv-train (make train-env); the ultralytics backend's loading "
-            "path is not verified here")
-    if not TRAIN_PYTHON.is_file():
-        pytest.skip(f"{TRAIN_PYTHON} is missing: {skip}")
-    probe = subprocess.run([str(TRAIN_PYTHON), "-c", "import ultralytics, torchvision"], env=_child_env(None),
-                           capture_output=True, text=True, timeout=120)
-    if probe.returncode != 0:
-        why = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
-        pytest.skip(f"{skip} ({why})")
-    return TRAIN_PYTHON
-
-
-def _child_env(config_dir: Path | None) -> dict[str, str]:
-    env = dict(os.environ)
-    # The runtime venv's ROS bootstrap markers and library path would leak into the other interpreter.
-    for name in ("_ROS_WHEELS_BOOTSTRAP_COMPLETE", "LD_LIBRARY_PATH"):
-        env.pop(name, None)
-    env.update(PYTHONPATH=str(REPO), YOLO_OFFLINE="1")  # offline: ultralytics neither downloads nor pip-installs
-    if config_dir is not None:
-        env["YOLO_CONFIG_DIR"] = str(config_dir)
-    return env
+    return require_train_python("the ultralytics backend's loading path")
 
 
 def _run(python: Path, script: str, tmp_path: Path, *, fake_text_encoder: bool = False) -> dict:
     source = PRELUDE + (FAKE_TEXT_ENCODER if fake_text_encoder else "") + textwrap.dedent(script)
     proc = subprocess.run([str(python), "-c", source, str(tmp_path)],
-                          env=_child_env(tmp_path / "yolo-config"), capture_output=True, text=True, timeout=120)
+                          env=child_env(tmp_path / "yolo-config"), capture_output=True, text=True, timeout=120)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, f"child failed (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return json.loads(lines[-1].removeprefix("RESULT "))
