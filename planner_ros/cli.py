@@ -60,10 +60,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _run_bringup("symbolic_demo", env, None)
     run_dir = runs_dir() / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-demo"
     overrides = {"skill_sequence_runner": {"record_dir": str(run_dir)},
-                 "camera_recorder": {"output_dir": str(run_dir / "views")}}
+                 "camera_recorder": {"output_dir": str(run_dir / "views")},
+                 "scene_graph": {"snapshot_file": str(run_dir / "scene_graph.json")}}
     if args.scenario:
+        from planner_ros.paths import config_dir
+        from planner_ros.sim.scenario import find_scenario, load_scenarios
+        layout = find_scenario(load_scenarios(config_dir() / "tasks"), args.scenario).layout
         overrides["sim"] = {"scenario": args.scenario}
         overrides["skill_sequence_runner"]["scenario"] = args.scenario
+        overrides["scene_graph"]["semantic_map"] = f"sim:{layout}"  # the map of the scenario's kitchen
     print(f"[demo] the MuJoCo kitchen replaying a task's reference plan (scripted; no planner yet); "
           f"record and camera views in {run_dir}", flush=True)
     code = _run_bringup("demo", env, None, overrides)
@@ -81,28 +86,60 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return _run_bringup("sim", env, None, {"sim": params})
 
 
-def cmd_eval_perception(args: argparse.Namespace) -> int:
+def _eval_detector(args: argparse.Namespace, **options):
+    """The detector an `eval` stage asked for, or None after printing why it cannot be built."""
     from planner_ros.perception.backends import make_detector
     from planner_ros.perception.detection import DetectorError
-    from planner_ros.perception.evaluate import evaluate_perception, format_report
 
     try:
-        detector = make_detector(args.backend, model=args.model or "", allow_download=args.allow_download)
+        return make_detector(args.backend, model=args.model or "", allow_download=args.allow_download, **options)
     except DetectorError as err:
         print(f"planner-ros: error: {err}", file=sys.stderr)
-        return 2
+        return None
 
-    def progress(done: int, total: int) -> None:
-        print(f"\r[eval] scene {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
-    report = evaluate_perception(detector, scenes=args.scenes, robot_poses=args.robot_poses,
-                                 first_seed=args.first_seed, progress=progress)
-    print(format_report(report))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(report.to_json())
-        print(f"[eval] wrote {args.json}")
+def _eval_progress(done: int, total: int, what: str = "scene") -> None:
+    print(f"\r[eval] {what} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def _eval_output(text: str, report_json: str, path: Path | None) -> int:
+    print(text)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(report_json)
+        print(f"[eval] wrote {path}")
     return 0
+
+
+def cmd_eval_perception(args: argparse.Namespace) -> int:
+    from planner_ros.perception.evaluate import evaluate_perception, format_report
+
+    detector = _eval_detector(args)
+    if detector is None:
+        return 2
+    report = evaluate_perception(detector, scenes=args.scenes, robot_poses=args.robot_poses,
+                                 first_seed=args.first_seed, progress=_eval_progress)
+    return _eval_output(format_report(report), report.to_json(), args.json)
+
+
+def cmd_eval_scene_graph(args: argparse.Namespace) -> int:
+    from planner_ros.scene_graph.evaluate import check_seeds, evaluate_scene_graph, format_report
+
+    check_seeds(args.scenes, args.episodes, args.first_seed)  # ValueError (exit 2) before anything is built
+    detector = _eval_detector(args, embedder="none")  # the vocabulary is the catalogue's own names
+    if detector is None:
+        return 2
+    report = evaluate_scene_graph(detector, scenes=args.scenes, episodes=args.episodes, first_seed=args.first_seed,
+                                  robot_poses=args.robot_poses,
+                                  progress=lambda what, done, total: _eval_progress(done, total, what))
+    return _eval_output(format_report(report), report.to_json(), args.json)
+
+
+def _add_detector_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="embedded",
+                        help="detector backend (default: embedded; oracle reads the simulator's segmentation)")
+    parser.add_argument("--model", help="model file, directory or name for the backend")
+    parser.add_argument("--allow-download", action="store_true", help="let the backend fetch a named model")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,14 +174,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation = sub.add_parser("eval", help="evaluate a pipeline stage on held-out simulator scenes")
     stages = evaluation.add_subparsers(dest="stage", metavar="STAGE", parser_class=_Parser, required=True)
     perception = stages.add_parser("perception", help="2D AP50, fused 3D recall and centroid error, throughput")
-    perception.add_argument("--backend", default="embedded", help="detector backend (default: embedded)")
-    perception.add_argument("--model", help="model file, directory or name for the backend")
-    perception.add_argument("--allow-download", action="store_true", help="let the backend fetch a named model")
+    _add_detector_arguments(perception)
     perception.add_argument("--scenes", type=int, default=20, help="held-out scenes (default 20)")
     perception.add_argument("--robot-poses", type=int, default=2, help="robot poses per scene (default 2)")
     perception.add_argument("--first-seed", type=int, help="first held-out seed (default: the first of the range)")
     perception.add_argument("--json", type=Path, help="also write the report as JSON here")
     perception.set_defaults(func=cmd_eval_perception)
+
+    graph = stages.add_parser("scene-graph", help="on/in relations, door states, moved and removed objects, timing",
+                              description="The scene graph fed by the perception pipeline, scored against the "
+                                          "simulator on held-out static scenes and scripted episodes.")
+    _add_detector_arguments(graph)
+    graph.add_argument("--scenes", type=int, default=10, help="held-out static scenes (default 10)")
+    graph.add_argument("--episodes", type=int, default=10,
+                       help="scripted move/remove episodes (default 10; seeds: first seed + 5000 on)")
+    graph.add_argument("--robot-poses", type=int, default=2, help="robot poses per static scene (default 2)")
+    graph.add_argument("--first-seed", type=int, help="first held-out seed (default: the first of the range)")
+    graph.add_argument("--json", type=Path, help="also write the report as JSON here")
+    graph.set_defaults(func=cmd_eval_scene_graph)
     return parser
 
 

@@ -22,6 +22,7 @@ from planner_ros_interfaces.msg import (
     ObjectState,
     Relation,
     SceneGraph,
+    SceneGraphEvent,
     SceneObject,
     SkillArgument,
     SkillDescription,
@@ -434,3 +435,93 @@ def camera_health_to_diagnostics(node_name: str, health: Mapping[str, object], s
         status.values = [DiagKeyValue(key=k, value=str(v)) for k, v in values.items()]
         out.status.append(status)
     return out
+
+
+# -- scene graph ----------------------------------------------------------------------------------------
+def detection_to_observation(det: Detection3D):
+    """A fused perception track as a scene graph observation (planner_ros.scene_graph.model)."""
+    from planner_ros.scene_graph.model import ObjectObservation
+    p, size = det.pose.position, det.size
+    return ObjectObservation(det.track_id, det.label, (p.x, p.y, p.z), (size.x, size.y, size.z), float(det.score),
+                             tuple(det.camera_names), time_to_seconds(det.header.stamp))
+
+
+def _point(v) -> Point:
+    return Point(x=float(v[0]), y=float(v[1]), z=float(v[2]))
+
+
+def scene_node_to_msg(node) -> SceneObject:
+    msg = SceneObject(id=node.id, label=node.label, kind=int(node.kind), status=int(node.status),
+                      parent_id=node.parent_id, confidence=float(node.confidence), seen_by=list(node.seen_by))
+    msg.pose = Pose(position=_point(node.position_m), orientation=Quaternion(w=1.0))
+    msg.size = Vector3(x=float(node.size_m[0]), y=float(node.size_m[1]), z=float(node.size_m[2]))
+    msg.states = [ObjectState(name=k, value=v.value, amount=float(v.amount), confidence=float(v.confidence))
+                  for k, v in sorted(node.states.items())]
+    for field, value in (("first_seen", node.first_seen_s), ("last_seen", node.last_seen_s)):
+        if math.isfinite(value):
+            setattr(msg, field, seconds_to_time(value))
+    return msg
+
+
+def scene_graph_to_msg(graph, stamp: Time) -> SceneGraph:
+    """The live scene graph (planner_ros.scene_graph.graph.SceneGraph) as a message."""
+    msg = SceneGraph(revision=graph.revision)
+    msg.header.stamp, msg.header.frame_id = stamp, graph.map.frame_id
+    msg.objects = [scene_node_to_msg(n) for n in sorted(graph.nodes.values(), key=lambda n: n.id)]
+    msg.relations = [relation_to_msg(r) for r in graph.relations()]
+    return msg
+
+
+def relation_to_msg(relation) -> Relation:
+    return Relation(subject_id=relation.subject_id, predicate=relation.predicate, object_id=relation.object_id,
+                    confidence=float(relation.confidence))
+
+
+def graph_event_to_msg(event, revision: int, frame_id: str) -> SceneGraphEvent:
+    msg = SceneGraphEvent(revision=revision, type=int(event.type), object_id=event.object_id, label=event.label,
+                          detail=event.detail)
+    msg.header.stamp, msg.header.frame_id = seconds_to_time(event.stamp_s), frame_id
+    return msg
+
+
+_STATUS_RGBA = {0: (0.1, 0.8, 0.2), 1: (0.9, 0.7, 0.1), 2: (0.9, 0.1, 0.1)}  # visible, remembered, missing
+
+
+def scene_graph_markers(msg: SceneGraph, namespace: str = "scene_graph") -> MarkerArray:
+    """Objects (green visible, amber remembered, red missing), furniture and parts (grey), labels and
+    relation edges (on/in white, held_by blue, next_to faint) for rviz."""
+    markers = MarkerArray()
+    markers.markers.append(Marker(action=Marker.DELETEALL, ns=namespace))
+    centres = {o.id: o.pose.position for o in msg.objects}
+    next_id = 0
+
+    def add(marker: Marker) -> None:
+        nonlocal next_id
+        marker.ns, marker.id, marker.action, marker.header = namespace, next_id, Marker.ADD, msg.header
+        next_id += 1
+        markers.markers.append(marker)
+
+    for o in msg.objects:
+        r, g, b = _STATUS_RGBA.get(o.status, (1.0, 1.0, 1.0)) if o.kind == SceneObject.KIND_OBJECT else (0.6, 0.6, 0.65)
+        alpha = 0.6 if o.kind == SceneObject.KIND_OBJECT else 0.15
+        box = Marker(type=Marker.CUBE, pose=o.pose, color=ColorRGBA(r=r, g=g, b=b, a=alpha))
+        box.scale = Vector3(x=max(o.size.x, 0.01), y=max(o.size.y, 0.01), z=max(o.size.z, 0.01))
+        add(box)
+        states = " ".join(f"{s.name}={s.value}" for s in o.states)
+        text = Marker(type=Marker.TEXT_VIEW_FACING, color=ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0))
+        text.pose = Pose(position=Point(x=o.pose.position.x, y=o.pose.position.y,
+                                        z=o.pose.position.z + o.size.z / 2 + 0.05), orientation=Quaternion(w=1.0))
+        text.scale.z = 0.05 if o.kind == SceneObject.KIND_OBJECT else 0.08
+        text.text = o.id + (f" [{states}]" if states else "")
+        add(text)
+    edges = {Relation.ON: (1.0, 1.0, 1.0, 0.8), Relation.IN: (1.0, 1.0, 1.0, 0.8), Relation.HELD_BY: (0.2, 0.4, 1.0, 1.0),
+             Relation.NEXT_TO: (0.8, 0.8, 0.8, 0.25)}
+    for rel in msg.relations:
+        if rel.predicate not in edges or rel.subject_id not in centres or rel.object_id not in centres:
+            continue
+        r, g, b, a = edges[rel.predicate]
+        line = Marker(type=Marker.LINE_LIST, color=ColorRGBA(r=r, g=g, b=b, a=a), pose=Pose(orientation=Quaternion(w=1.0)))
+        line.scale.x = 0.008
+        line.points = [centres[rel.subject_id], centres[rel.object_id]]
+        add(line)
+    return markers

@@ -12,7 +12,8 @@ Parameters:
   slop_s (0.02), max_wait_s (0.5), tf_tolerance_s (0.1), stale_after_s (3.0), forget_after_s (30.0),
   confirm_confidence (0.5), publish_debug_images (false).
 Subscribes: the cameras' colour (rgb8/bgr8/rgba8/bgra8), depth (32FC1 m or 16UC1 mm) and CameraInfo, /tf, /tf_static.
-Publishes: /perception/detections (Detection3DArray of fused tracks, each stamped when last seen),
+Publishes: /perception/detections (Detection3DArray of fused tracks, each stamped when last seen; the array is
+  stamped with the newest frame processed),
   /perception/markers (MarkerArray), /perception/debug/<camera> (annotated rgb8, when enabled), /diagnostics.
 Serves: /perception/set_vocabulary (SetVocabulary).
 """
@@ -97,6 +98,7 @@ class PerceptionNode(Node):
         self.tf = TfBuffer()
         self.cameras = {n: _Camera(n, sync) for n in names}
         self._last_warning: dict[str, float] = {}
+        self._processed_s = 0.0
 
         frames = ReentrantCallbackGroup()
         self.create_subscription(TFMessage, "/tf", lambda m: self._on_tf(m, False), 50,
@@ -223,15 +225,18 @@ class PerceptionNode(Node):
         if result.not_lifted:
             reasons = "; ".join(f"{d.label}: {why}" for d, why in result.not_lifted[:3])
             self.get_logger().debug(f"{name}: {len(result.not_lifted)} detections without 3D ({reasons})")
+        self._processed_s = max(self._processed_s, stamp)
         self._publish(stamp)
         if name in self.debug_pubs:
             self.debug_pubs[name].publish(cs.numpy_to_image(annotate(rgb, result.detections), "rgb8",
                                                             stamp=color_msg.header.stamp, frame_id=optical))
 
-    def _publish(self, stamp: float) -> None:
-        """Publish the confirmed tracks, dropping those unseen for forget_after_s before `stamp`."""
-        tracks = self.pipeline.tracks(stamp)
-        array = cs.tracks_to_detection_array(tracks, self.world_frame, cs.seconds_to_time(stamp),
+    def _publish(self, forget_before_s: float) -> None:
+        """Publish the confirmed tracks, dropping those unseen for forget_after_s before `forget_before_s`.
+        The header is stamped with the newest frame processed: how far perception has got, which consumers
+        need to tell "not detected" from "not processed yet" when the detector lags the cameras."""
+        tracks = self.pipeline.tracks(forget_before_s)
+        array = cs.tracks_to_detection_array(tracks, self.world_frame, cs.seconds_to_time(max(self._processed_s, 0.0)),
                                              self.detector.backend, self.detector.is_oracle)
         self.detections_pub.publish(array)
         self.markers_pub.publish(cs.detections_to_markers(array))

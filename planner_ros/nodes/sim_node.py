@@ -10,8 +10,10 @@ Parameters:
   publish_segmentation (bool, false): also publish /<cam>/segmentation (mono16 instance labels) for the
     oracle detector (debugging perception; no real camera has it).
 Publishes: /<cam>/color/image_raw (rgb8), /<cam>/depth/image_raw (32FC1 m), /<cam>/color/camera_info,
-  /tf (map->base_link, base_link->robot camera optical frames), /tf_static (map->fixed camera optical
-  frames), /clock, /sim/ground_truth (SceneGraph; evaluation only: the planner stack never reads it).
+  /tf (map->base_link, base_link->gripper, base_link->robot camera optical frames), /tf_static
+  (map->fixed camera optical frames), /clock, /robot/held_object (String, latched: what the gripper holds,
+  "" for nothing; the robot's own grasp state), /sim/ground_truth (SceneGraph; evaluation only: the
+  planner stack never reads it).
 Serves: execute_skill (ExecuteSkill), list_skills (ListSkills), /sim/inject_fault (InjectFault),
   /sim/reset (ResetWorld).
 """
@@ -24,6 +26,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
 
 from planner_ros import conversions as cs
@@ -71,7 +74,8 @@ class SimNode(Node):
         self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", LATCHED_QOS)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.gt_pub = self.create_publisher(SceneGraph, "/sim/ground_truth", LATCHED_QOS)
-        self._gt_revision, self._next_gt_s = 0, 0.0
+        self.held_pub = self.create_publisher(String, "/robot/held_object", LATCHED_QOS)
+        self._gt_revision, self._next_gt_s, self._held = 0, 0.0, None
         group = ReentrantCallbackGroup()
         ActionServer(self, ExecuteSkill, "execute_skill", execute_callback=self._execute,
                      cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group)
@@ -124,6 +128,10 @@ class SimNode(Node):
                                                                     frame_id=frame.intrinsics.frame_id))
         self.tf_pub.publish(TFMessage(transforms=[cs.transform_stamped(pose, parent, child, stamp)
                                                   for parent, child, pose in engine.tf_edges(frames)]))
+        held = engine.world.held_object() or ""
+        if held != self._held:  # the gripper's own grasp state, as a real hand reports it
+            self._held = held
+            self.held_pub.publish(String(data=held))
         if engine.time_s >= self._next_gt_s:
             self._next_gt_s = engine.time_s + self.gt_period_s
             self._gt_revision += 1

@@ -23,8 +23,8 @@ from planner_ros.sim.catalog import KINDS
 from planner_ros.sim.layouts import LAYOUTS
 from planner_ros.sim.world import World, run_to_completion
 
-__all__ = ["CLASS_NAMES", "EVAL_SEEDS", "GtObject", "LabelledView", "MIN_LABEL_PIXELS", "TRAIN_SEEDS",
-           "labelled_views"]
+__all__ = ["CLASS_NAMES", "EVAL_SEEDS", "FIXED_CAMERAS", "GtObject", "LabelledView", "MIN_LABEL_PIXELS",
+           "ROBOT_CAMERAS", "TRAIN_SEEDS", "labelled_views", "random_robot_pose", "random_scene", "scene_views"]
 
 # The detector's classes: every graspable kind of the catalogue, in catalogue order (class id = index).
 CLASS_NAMES: tuple[str, ...] = tuple(KINDS)
@@ -92,7 +92,8 @@ def _ground_truth(world: World, frame: CameraFrame, seed: int, lut: np.ndarray) 
     return LabelledView(seed, frame, tuple(objects), lut[seg])
 
 
-def _random_robot_pose(world: World, rng: np.random.Generator) -> None:
+def random_robot_pose(world: World, rng: np.random.Generator) -> None:
+    """Park the robot at a random receptacle's navigation pose (with jitter) and raise its arm at random."""
     index = world.index
     target = rng.choice(sorted(index.nav_poses))
     nav = index.nav_poses[target]
@@ -104,10 +105,9 @@ def _random_robot_pose(world: World, rng: np.random.Generator) -> None:
                                      rng.uniform(-1.0, 1.0)))
 
 
-def labelled_views(seed: int, *, robot_poses: int = 2, width: int = 640, height: int = 480,
-                   fixed_cameras: tuple[str, ...] = FIXED_CAMERAS,
-                   robot_cameras: tuple[str, ...] = ROBOT_CAMERAS) -> Iterator[LabelledView]:
-    """Every camera's labelled view of the scene of `seed`, the robot cameras from `robot_poses` poses."""
+def random_scene(seed: int) -> tuple[World, np.random.Generator]:
+    """The randomised scene of `seed` (layout, objects, camera jitter, lights, door openings), settled, and
+    the seed's generator in the state the robot poses draw from next."""
     rng = np.random.default_rng(seed)
     layout = sorted(LAYOUTS)[int(rng.integers(len(LAYOUTS)))]
     world = World(layout, seed, None, int(rng.integers(6, 15)))
@@ -117,16 +117,37 @@ def labelled_views(seed: int, *, robot_poses: int = 2, width: int = 640, height:
         if rng.random() < 0.4:
             run_to_completion(world.drive_articulation(part, float(rng.uniform(0.3, 1.0))))
     world.settle(1.0)
+    return world, rng
+
+
+def scene_views(seed: int, *, robot_poses: int = 2, width: int = 640, height: int = 480,
+                fixed_cameras: tuple[str, ...] = FIXED_CAMERAS,
+                robot_cameras: tuple[str, ...] = ROBOT_CAMERAS) -> Iterator[tuple[World, LabelledView]]:
+    """labelled_views with the world each view was rendered from (in its state at that view: read it
+    before advancing the generator)."""
+    world, rng = random_scene(seed)
     lut = world.instance_label_lookup()
     rig = CameraRig(world.model, fixed_cameras + robot_cameras, width=width, height=height)
     try:
         for pose_index in range(max(1, robot_poses)):
             if robot_poses > 0:
-                _random_robot_pose(world, rng)
+                random_robot_pose(world, rng)
             names = robot_cameras + (fixed_cameras if pose_index == 0 else ())
             for name in names:
                 frame = rig.render(world.data, name, segmentation=True)
-                yield _ground_truth(world, frame, seed, lut)
+                yield world, _ground_truth(world, frame, seed, lut)
     finally:
         rig.close()
 
+
+def labelled_views(seed: int, *, robot_poses: int = 2, width: int = 640, height: int = 480,
+                   fixed_cameras: tuple[str, ...] = FIXED_CAMERAS,
+                   robot_cameras: tuple[str, ...] = ROBOT_CAMERAS) -> Iterator[LabelledView]:
+    """Every camera's labelled view of the scene of `seed`, the robot cameras from `robot_poses` poses."""
+    views = scene_views(seed, robot_poses=robot_poses, width=width, height=height, fixed_cameras=fixed_cameras,
+                        robot_cameras=robot_cameras)
+    try:
+        for _, view in views:
+            yield view
+    finally:
+        views.close()  # releases the renderer now when a caller stops early

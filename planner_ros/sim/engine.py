@@ -27,7 +27,7 @@ from planner_ros.sim.world import GroundTruth, World
 from planner_ros.skills import FailureCode, SkillCall, SkillOutcome
 
 
-MAP_FRAME, BASE_FRAME = "map", "base_link"
+MAP_FRAME, BASE_FRAME, GRIPPER_FRAME = "map", "base_link", "gripper"
 
 
 @dataclass
@@ -178,11 +178,15 @@ class SimEngine:
         return self.world.ground_truth()
 
     def tf_edges(self, frames: list[CameraFrame]) -> list[tuple[str, str, Pose3D]]:
-        """(parent, child, pose) TF edges now: map->base_link and base_link->each robot camera in frames."""
+        """(parent, child, pose) TF edges now: map->base_link, base_link->gripper and base_link->each robot
+        camera in frames."""
         base = self.world.base_pose()
         world_from_base = Pose3D((base.x, base.y, 0.0), (0.0, 0.0, math.sin(base.yaw / 2), math.cos(base.yaw / 2)))
         base_from_world = np.linalg.inv(world_from_base.as_matrix())
         edges = [(MAP_FRAME, BASE_FRAME, world_from_base)]
+        # The grasp point, so that what the hand holds can be followed (orientation: the base's).
+        world_from_gripper = Pose3D(self.world.ee_position(), world_from_base.orientation_xyzw)
+        edges.append((BASE_FRAME, GRIPPER_FRAME, Pose3D.from_matrix(base_from_world @ world_from_gripper.as_matrix())))
         for frame in frames:
             if self.world.index.cameras[frame.name].mount != "world":
                 pose = Pose3D.from_matrix(base_from_world @ frame.world_from_optical.as_matrix())

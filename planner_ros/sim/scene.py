@@ -374,6 +374,26 @@ def _build_bin(world: mujoco.MjsBody, pose: Pose2D) -> None:
     _box(body, "bin_wall_right", (x0, -width / 2, 0.0), (x1, y0, height), _BIN_BLUE)
 
 
+_DRAWER_WALL_M = 0.015
+
+
+def part_panel_box(part_id: str) -> Box3:
+    """The moving panel of a part (door panel, drawer front) in the part's body frame: what a camera sees
+    of it when closed. The builders below make these geoms; the semantic map uses them too."""
+    if part_id == "fridge_door":
+        _, width, height = FOOTPRINT_M["fridge"]
+        return (-0.015, -width, 0.02), (0.015, 0.0, height)
+    if part_id == "cabinet_door":
+        (_, y0, floor), (_, y1, ceiling) = RECEPTACLES["cabinet"].volume
+        return (-0.01, 0.0, floor), (0.01, -y1 - y0 + 0.015, ceiling)  # covers the compartment and half the divider
+    if part_id == "drawer":
+        (dx0, dy0, _), (dx1, dy1, _) = RECEPTACLES["drawer"].volume
+        front = FOOTPRINT_M["cabinet"][0] / 2
+        face_top = RECEPTACLES["cabinet"].volume[1][2] - PARTS["drawer"].anchor_m[2] - 0.005
+        return (dx1, dy0 - _DRAWER_WALL_M - 0.01, -0.005), (front, dy1 + _DRAWER_WALL_M + 0.01, face_top)
+    raise KeyError(f"no part {part_id!r}; parts: {sorted(PARTS)}")
+
+
 def _build_fridge(world: mujoco.MjsBody, pose: Pose2D) -> None:
     depth, width, height = FOOTPRINT_M["fridge"]
     (x0, y0, floor), (x1, y1, ceiling) = RECEPTACLES["fridge"].volume
@@ -388,8 +408,7 @@ def _build_fridge(world: mujoco.MjsBody, pose: Pose2D) -> None:
 
     part = PARTS["fridge_door"]
     door = _part_body(body, part, damping=3.0)
-    panel_width = width
-    _box(door, "fridge_door_panel", (-0.015, -panel_width, 0.02), (0.015, 0.0, height), _WHITE, mass=5.5)
+    _box(door, "fridge_door_panel", *part_panel_box("fridge_door"), _WHITE, mass=5.5)
     hx, hy, hz = part.handle_m
     _box(door, part.handle_geom,
          (hx - 0.01, hy - 0.012, hz - 0.15), (hx + 0.01, hy + 0.012, hz + 0.15), _STEEL, mass=0.3)
@@ -422,8 +441,7 @@ def _build_cabinet(world: mujoco.MjsBody, pose: Pose2D) -> None:
 
     door_part = PARTS["cabinet_door"]
     door = _part_body(body, door_part, damping=1.0)
-    door_width = -y1 - y0 + 0.015  # covers the compartment and half the divider
-    _box(door, "cabinet_door_panel", (-0.01, 0.0, floor), (0.01, door_width, ceiling), _DARK_WOOD, mass=2.5)
+    _box(door, "cabinet_door_panel", *part_panel_box("cabinet_door"), _DARK_WOOD, mass=2.5)
     hx, hy, hz = door_part.handle_m
     _box(door, door_part.handle_geom,
          (hx - 0.008, hy - 0.008, hz - 0.08), (hx + 0.008, hy + 0.008, hz + 0.08), _STEEL, mass=0.1)
@@ -434,15 +452,13 @@ def _build_cabinet(world: mujoco.MjsBody, pose: Pose2D) -> None:
 
     drawer = _part_body(body, drawer_part, damping=15.0)
     (dx0, dy0, dfloor), (dx1, dy1, _) = RECEPTACLES["drawer"].volume
-    wall, wall_top = 0.015, 0.2
+    wall, wall_top = _DRAWER_WALL_M, 0.2
     _box(drawer, "drawer_floor", (dx0 - wall, dy0 - wall, 0.0), (dx1, dy1 + wall, dfloor), _CREAM, mass=1.0)
     _box(drawer, "drawer_wall_back",
          (dx0 - wall, dy0 - wall, dfloor), (dx0, dy1 + wall, wall_top), _CREAM, mass=0.4)
     _box(drawer, "drawer_wall_left", (dx0, dy1, dfloor), (dx1, dy1 + wall, wall_top), _CREAM, mass=0.4)
     _box(drawer, "drawer_wall_right", (dx0, dy0 - wall, dfloor), (dx1, dy0, wall_top), _CREAM, mass=0.4)
-    face_top = ceiling - drawer_z - 0.005
-    _box(drawer, "drawer_front",
-         (dx1, dy0 - wall - 0.01, -0.005), (front, dy1 + wall + 0.01, face_top), _WOOD, mass=0.8)
+    _box(drawer, "drawer_front", *part_panel_box("drawer"), _WOOD, mass=0.8)
     hx, hy, hz = drawer_part.handle_m
     _box(drawer, drawer_part.handle_geom,
          (hx - 0.008, hy - 0.08, hz - 0.008), (hx + 0.008, hy + 0.08, hz + 0.008), _STEEL, mass=0.1)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 import rclpy
+from rclpy.node import Node
 
 
 class LauncherProcess:
@@ -96,6 +97,16 @@ def wait_gone(pids, timeout_s: float) -> list[int]:
     return [p for p in left if alive(p)]
 
 
+class ProbeNode(Node):
+    """An rclpy node that tests spin while they wait for what the nodes under test publish."""
+
+    def spin_until(self, predicate, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not predicate():
+            rclpy.spin_once(self, timeout_sec=0.1)
+        assert predicate(), f"timed out after {timeout_s} s waiting for {what}"
+
+
 @contextlib.contextmanager
 def bringup_with_probe(path: Path, yaml_text: str, make_probe):
     """Start the bringup written to `path`, and an rclpy probe node beside it; on exit stop both and check
@@ -104,11 +115,13 @@ def bringup_with_probe(path: Path, yaml_text: str, make_probe):
     path.write_text(yaml_text)
     launcher = LauncherProcess(str(path))
     rclpy.init()
-    probe = make_probe()
+    probe = None
     try:
+        probe = make_probe()  # inside the try: a probe that fails to build must not leave the nodes running
         yield probe, launcher
     finally:
-        probe.destroy_node()
+        if probe is not None:
+            probe.destroy_node()
         rclpy.shutdown()
         launcher.process.send_signal(signal.SIGINT)
         assert launcher.wait(15) == 0, launcher.output

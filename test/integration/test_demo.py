@@ -24,3 +24,11 @@ def test_demo_completes_the_task_and_saves_camera_views(tmp_path):
     assert "[sim] " in out and "goal holds in ground truth" in out
     # Perception ran beside it: its annotated views were recorded.
     assert "[perception] " in out and list(views.glob("*_detections_*.png")), out[-2000:]
+    # The scene graph followed the task from perception and depth alone and was saved with the run: the milk
+    # carton went into the fridge (carried there in the hand), and the fridge door ended closed.
+    graph = json.loads((runs[0] / "scene_graph.json").read_text())
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    assert nodes["fridge_door"]["states"]["open"]["value"] == "false", nodes["fridge_door"]
+    milk = [n["id"] for n in nodes.values() if n["label"] == "milk_carton"]
+    assert any([m, "in", "fridge"] == r[:3] for m in milk for r in graph["relations"]), (milk, graph["relations"])
+    assert "held true" in out and "-> open" in out, out[-3000:]

@@ -7,15 +7,13 @@ import math
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from launcher_process import bringup_with_probe
-from rclpy.node import Node
+from launcher_process import ProbeNode, bringup_with_probe
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
@@ -51,7 +49,7 @@ nodes:
 """
 
 
-class Probe(Node):
+class Probe(ProbeNode):
     def __init__(self) -> None:
         super().__init__("perception_probe")
         self.detections: Detection3DArray | None = None
@@ -91,12 +89,6 @@ class Probe(Node):
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             self.diagnostics[status.hardware_id] = status
-
-    def spin_until(self, predicate, timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not predicate():
-            rclpy.spin_once(self, timeout_sec=0.1)
-        assert predicate(), f"timed out after {timeout_s} s waiting for {what}"
 
     def call(self, request, timeout_s: float = 20.0):
         assert self.vocabulary.wait_for_service(timeout_sec=20)
