@@ -34,6 +34,7 @@ from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
 from planner_ros.geometry import CameraIntrinsics, Pose3D
+from planner_ros.scene_graph.model import ObjectObservation
 from planner_ros.sim.goals import WorldFacts
 from planner_ros.skills import FailureCode, SkillOutcome, SkillSpec, SkillValidationError
 
@@ -227,6 +228,21 @@ def transform_to_core(msg: Transform) -> Pose3D:
 def core_to_transform(pose: Pose3D) -> Transform:
     (px, py, pz), (qx, qy, qz, qw) = pose.position_m, pose.orientation_xyzw
     return Transform(translation=Vector3(x=px, y=py, z=pz), rotation=Quaternion(x=qx, y=qy, z=qz, w=qw))
+
+
+def add_tf_message(buffer, msg, *, static: bool) -> tuple[float, list[str]]:
+    """Add a TFMessage's transforms to a planner_ros.tf_buffer.TfBuffer. Returns the newest stamp added
+    (-inf if none) and, for each transform refused, why."""
+    newest, errors = -math.inf, []
+    for t in msg.transforms:
+        stamp = time_to_seconds(t.header.stamp)
+        try:
+            buffer.add(t.header.frame_id, t.child_frame_id, transform_to_core(t.transform), stamp, static=static)
+        except ValueError as err:
+            errors.append(f"ignoring a transform {t.header.frame_id} -> {t.child_frame_id}: {err}")
+            continue
+        newest = max(newest, stamp)
+    return newest, errors
 
 
 def transform_stamped(pose: Pose3D, parent: str, child: str, stamp: Time) -> TransformStamped:
@@ -438,9 +454,8 @@ def camera_health_to_diagnostics(node_name: str, health: Mapping[str, object], s
 
 
 # -- scene graph ----------------------------------------------------------------------------------------
-def detection_to_observation(det: Detection3D):
-    """A fused perception track as a scene graph observation (planner_ros.scene_graph.model)."""
-    from planner_ros.scene_graph.model import ObjectObservation
+def detection_to_observation(det: Detection3D) -> ObjectObservation:
+    """A fused perception track as a scene graph observation."""
     p, size = det.pose.position, det.size
     return ObjectObservation(det.track_id, det.label, (p.x, p.y, p.z), (size.x, size.y, size.z), float(det.score),
                              tuple(det.camera_names), time_to_seconds(det.header.stamp))

@@ -24,7 +24,6 @@ import time
 from collections import deque
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
@@ -138,12 +137,8 @@ class PerceptionNode(Node):
             self.get_logger().warning(text)
 
     def _on_tf(self, msg: TFMessage, static: bool) -> None:
-        for t in msg.transforms:
-            try:
-                self.tf.add(t.header.frame_id, t.child_frame_id, cs.transform_to_core(t.transform),
-                            cs.time_to_seconds(t.header.stamp), static=static)
-            except ValueError as err:
-                self._warn("tf", f"ignoring a transform {t.header.frame_id} -> {t.child_frame_id}: {err}")
+        for error in cs.add_tf_message(self.tf, msg, static=static)[1]:
+            self._warn("tf", error)
 
     def _on_info(self, camera: str, msg: CameraInfo) -> None:
         try:

@@ -50,7 +50,6 @@ from planner_ros.tf_buffer import TfBuffer, TfLookupError
 from planner_ros_interfaces.msg import Detection3DArray, SceneGraph as SceneGraphMsg, SceneGraphEvent
 from planner_ros_interfaces.srv import DescribeScene, FindObjects, GetRelations, ProposeViewpoints
 
-GRASP_RADIUS_M = 0.25  # a closing hand grasped the object nearest to it within this distance
 VIEW_MAX_AGE_S = 1.0   # depth older than this (against perception's progress) is not used
 DEPTH_HISTORY = 8      # depth images kept per camera: perception may lag the cameras by seconds
 
@@ -136,15 +135,11 @@ class SceneGraphNode(Node):
 
     # -- inputs --------------------------------------------------------------------------------------------
     def _on_tf(self, msg: TFMessage, static: bool) -> None:
-        for t in msg.transforms:
-            if not static:
-                self.tf_latest_s = max(self.tf_latest_s, cs.time_to_seconds(t.header.stamp))
-            try:
-                self.tf.add(t.header.frame_id, t.child_frame_id, cs.transform_to_core(t.transform),
-                            cs.time_to_seconds(t.header.stamp), static=static)
-            except ValueError as err:
-                self.get_logger().warning(f"ignoring transform {t.header.frame_id} -> {t.child_frame_id}: {err}",
-                                          throttle_duration_sec=5.0)
+        newest, errors = cs.add_tf_message(self.tf, msg, static=static)
+        if not static:
+            self.tf_latest_s = max(self.tf_latest_s, newest)
+        for error in errors:
+            self.get_logger().warning(error, throttle_duration_sec=5.0)
 
     def _on_info(self, camera: str, msg: CameraInfo) -> None:
         try:
@@ -182,7 +177,7 @@ class SceneGraphNode(Node):
         self._update_hand()
 
     def _update_hand(self) -> None:
-        """Follow the hand; when the gripper reports a grasp, bind it to the object nearest to the hand."""
+        """The hand at its newest pose, with the gripper's latest grasp report."""
         if not math.isfinite(self.tf_latest_s):
             return
         stamp = self.tf_latest_s
@@ -190,15 +185,8 @@ class SceneGraphNode(Node):
             hand = np.asarray(self.tf.lookup(self.world_frame, self.gripper_frame, stamp, 0.5).position_m)
         except TfLookupError:
             return
-        events = []
         with self.lock:
-            self.graph.follow_gripper(hand)
-            if self._held_message == "":
-                events = self.graph.set_held(None, stamp)
-            elif self._held_message is not None and self.graph.held_id is None:
-                grasped = self._held_message if self._held_message in self.graph.nodes \
-                    else self.graph.nearest_object(hand, GRASP_RADIUS_M)
-                events = self.graph.set_held(grasped, stamp)
+            events = self.graph.update_hand(hand, self._held_message, stamp)
         self._emit(events)
 
     def _on_views_timer(self) -> None:

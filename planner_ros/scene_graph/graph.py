@@ -30,13 +30,14 @@ from planner_ros.scene_graph.model import (DepthView, EventType, GraphEvent, Nod
                                            ObjectObservation, Relation, SceneNode, StateValue)
 from planner_ros.scene_graph.relations import ROBOT_ID, compute_relations
 from planner_ros.scene_graph.semantic_map import SemanticMap
-from planner_ros.scene_graph.visibility import Evidence, view_evidence, view_evidence_batch
+from planner_ros.scene_graph.visibility import Evidence, view_evidence_batch
 
 __all__ = ["GraphSettings", "Rejection", "SceneGraph", "SnapshotError", "UpdateReport", "SNAPSHOT_VERSION"]
 
 SNAPSHOT_VERSION = 1
 REFERENCE_SYNC_S = 0.05  # a depth image this close in time to a detection shows the object
 MAX_GRASP_OFFSET_M = 0.12  # an object's centre is at most this far from the grasp point holding it
+GRASP_RADIUS_M = 0.25      # a closing hand grasped the object nearest to it within this distance
 
 
 class SnapshotError(ValueError):
@@ -323,12 +324,17 @@ class SceneGraph:
                 node.status = NodeStatus.REMEMBERED
                 self._changed()
         openings = self.openings()
-        for rec in self.map.receptacles.values():
-            closed = rec.part is not None and not rec.moves_with_part and openings.get(rec.part, 0.0) < s.open_threshold
-            box = self.map.receptacle_volume(rec.id, openings.get(rec.part, 0.0) if rec.part else 0.0)
-            if not closed and any(view_evidence(box.centre, box.size, v) in (Evidence.OCCUPIED, Evidence.EMPTY)
-                                  for v in views):  # a camera sees into it
-                self.receptacle_seen_s[rec.id] = stamp_s
+        # Receptacles a camera sees into (a closed container's inside is hidden by its door).
+        looked = [rec.id for rec in self.map.receptacles.values() if rec.part is None or rec.moves_with_part
+                  or openings.get(rec.part, 0.0) >= s.open_threshold]
+        boxes = [self.map.receptacle_volume(rid, openings.get(self.map.receptacles[rid].part, 0.0)) for rid in looked]
+        if boxes:
+            centres, sizes = np.array([b.centre for b in boxes]), np.array([b.size for b in boxes])
+            seen = np.zeros(len(boxes), dtype=bool)
+            for v in views:
+                seen |= [e in (Evidence.OCCUPIED, Evidence.EMPTY) for e in view_evidence_batch(centres, sizes, v)[0]]
+            for rid in np.asarray(looked)[seen]:
+                self.receptacle_seen_s[str(rid)] = stamp_s
         for part in self.map.parts.values():
             estimate = estimate_opening(part, views)
             if estimate is None or estimate.confidence < s.min_opening_confidence:
@@ -384,6 +390,17 @@ class SceneGraph:
             self.nodes[self.held_id].position_m = position + self._held_offset
         if moved:
             self._changed()
+
+    def update_hand(self, hand_m: np.ndarray, grasp_report: str | None, stamp_s: float) -> list[GraphEvent]:
+        """The hand's position and the gripper's grasp report: "" holds nothing, else it holds something (a
+        node id, if the robot knows it, else the object nearest the hand); None: no report yet."""
+        self.follow_gripper(hand_m)
+        if grasp_report == "":
+            return self.set_held(None, stamp_s)
+        if grasp_report is None or self.held_id is not None:
+            return []
+        grasped = grasp_report if grasp_report in self.nodes else self.nearest_object(hand_m, GRASP_RADIUS_M)
+        return self.set_held(grasped, stamp_s)
 
     def nearest_object(self, position_m: np.ndarray, within_m: float) -> str | None:
         """The object nearest to a point, if within `within_m`: what a closing hand grasped. Missing ones

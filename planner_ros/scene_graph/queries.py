@@ -130,10 +130,10 @@ def propose_viewpoints(graph: SceneGraph, object_name: str, *, max_viewpoints: i
     has looked into recently (closed containers need their door opened first), best first."""
     now = graph.stamp_s
     openings = graph.openings()
-    last_places = {r.object_id for m in find_objects(graph, object_name, synonyms=synonyms)
-                   for r in graph.relations() if r.subject_id == m.node.id}
+    matches = find_objects(graph, object_name, synonyms=synonyms)
+    last_places = {r.object_id for m in matches for r in graph.relations() if r.subject_id == m.node.id}
     missing_at = {}
-    for m in find_objects(graph, object_name, synonyms=synonyms):
+    for m in matches:
         if m.node.status == NodeStatus.MISSING:
             found = support_of(m.node.position_m, graph.map, openings)
             if found:

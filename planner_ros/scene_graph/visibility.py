@@ -18,7 +18,7 @@ import numpy as np
 
 from planner_ros.scene_graph.model import DepthView
 
-__all__ = ["Evidence", "view_evidence", "view_evidence_batch"]
+__all__ = ["Evidence", "view_evidence_batch"]
 
 MARGIN_PX = 8                 # a box centre this close to the border may be cut off
 WINDOW_PX = 1                 # half-size of the depth window (3x3 pixels)
@@ -34,11 +34,6 @@ class Evidence(enum.Enum):
     OCCLUDED = "occluded"    # something nearer hides it
     OCCUPIED = "occupied"    # depth shows a surface inside the box
     EMPTY = "empty"          # depth shows the space behind the box centre
-
-
-def view_evidence(position_m: np.ndarray, size_m: np.ndarray, view: DepthView) -> Evidence:
-    return view_evidence_batch(np.asarray(position_m, dtype=float)[None], np.asarray(size_m, dtype=float)[None],
-                               view)[0][0]
 
 
 def view_evidence_batch(positions_m: np.ndarray, sizes_m: np.ndarray,
