@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -40,14 +39,12 @@ import planner_ros.sim  # noqa: F401  (headless GL backend before mujoco loads)
 from planner_ros.names import normalise_name
 from planner_ros.perception.detection import Detector
 from planner_ros.perception.evaluation import MATCH_DISTANCE_M, MIN_EVAL_PIXELS
-from planner_ros.perception.fusion import Track
-from planner_ros.perception.pipeline import FrameInput, PerceptionPipeline
 from planner_ros.perception.sim_views import EVAL_SEEDS, FIXED_CAMERAS, random_robot_pose, random_scene, scene_views
+from planner_ros.scene_graph.feeder import GraphFeeder
 from planner_ros.scene_graph.graph import SceneGraph
-from planner_ros.scene_graph.model import DepthView, NodeKind, NodeStatus, ObjectObservation, SceneNode
+from planner_ros.scene_graph.model import NodeKind, NodeStatus, SceneNode
 from planner_ros.sim.cameras import CameraFrame, CameraRig
 from planner_ros.sim.faults import FaultError, FaultSchedule, FaultSpec, FaultType
-from planner_ros.sim.semantic_map import semantic_map_for_layout
 from planner_ros.sim.skills import OPEN_ENOUGH, SimSkills
 from planner_ros.sim.world import World
 
@@ -106,47 +103,6 @@ def check_seeds(scenes: int, episodes: int, first_seed: int | None = None) -> tu
 
 
 # -- feeding the graph ----------------------------------------------------------------------------------
-
-def _observation(track: Track) -> ObjectObservation:
-    """A fused track as the node receives it (conversions.detection_to_observation of the published one)."""
-    return ObjectObservation(track.track_id, track.label, tuple(float(v) for v in track.centre_m),
-                             tuple(float(v) for v in track.extent_m), float(track.confidence),
-                             tuple(sorted(track.boxes_2d)), float(track.last_seen_s))
-
-
-class _Feeder:
-    """Perception pipeline plus scene graph, fed one instant (all frames of one stamp) at a time, timed."""
-
-    def __init__(self, detector: Detector, world: World) -> None:
-        self.detector = detector
-        self.pipeline = PerceptionPipeline(detector)
-        self.graph = SceneGraph(semantic_map_for_layout(world.index.layout))
-        self.lut = world.instance_label_lookup()
-        self.update_s: list[float] = []
-        self.views_s: list[float] = []
-        self.rejected: Counter[str] = Counter()  # rejection reason (numbers blanked) -> observations
-        self.rejected_tracks: set[str] = set()
-        self.frames = 0
-
-    def step(self, frames: Sequence[CameraFrame]) -> None:
-        for f in frames:
-            segmentation = self.lut[f.segmentation] if self.detector.is_oracle else None
-            self.pipeline.process(FrameInput(f.name, f.stamp_s, f.rgb, f.depth_m, f.intrinsics,
-                                             f.world_from_optical, segmentation))
-            observations = [_observation(t) for t in self.pipeline.tracks(f.stamp_s)]
-            t0 = time.perf_counter()
-            report = self.graph.update(observations, f.stamp_s)
-            self.update_s.append(time.perf_counter() - t0)
-            for r in report.rejected:
-                self.rejected[re.sub(r"-?\d+(\.\d+)?", "#", r.reason)] += 1
-                self.rejected_tracks.add(r.track_id)
-            self.frames += 1
-        if frames:
-            views = [DepthView(f.name, f.stamp_s, f.depth_m, f.intrinsics, f.world_from_optical) for f in frames]
-            t0 = time.perf_counter()
-            self.graph.observe_views(views, max(f.stamp_s for f in frames))
-            self.views_s.append(time.perf_counter() - t0)
-
 
 def _instants(views: Iterable) -> Iterable[list]:
     """Consecutive items grouped by their frame's stamp."""
@@ -259,17 +215,17 @@ def _min_pixels(width: int, height: int) -> int:
 
 
 def _static_scene(detector: Detector, seed: int, robot_poses: int, width: int, height: int,
-                  tally: _Tally) -> _Feeder:
+                  tally: _Tally) -> GraphFeeder:
     views = scene_views(seed, robot_poses=robot_poses, width=width, height=height)
     min_px = _min_pixels(width, height)
-    feeder: _Feeder | None = None
+    feeder: GraphFeeder | None = None
     visible: set[str] = set()
     world: World | None = None
     try:
         for group in _instants(views):
             world = group[0][0]
             if feeder is None:
-                feeder = _Feeder(detector, world)
+                feeder = GraphFeeder(detector, world)
             feeder.step([view.frame for _, view in group])
             visible |= {o.object_id for _, view in group for o in view.objects if o.visible_px >= min_px}
     finally:
@@ -298,7 +254,7 @@ class _Episode:
         self.period_s = period_s
         self.skills = SimSkills(self.world, FaultSchedule())
         self.rig = CameraRig(self.world.model, EPISODE_CAMERAS, width=width, height=height)
-        self.feeder = _Feeder(detector, self.world)
+        self.feeder = GraphFeeder(detector, self.world)
         self.frames: list[CameraFrame] = []
         self.min_px = _min_pixels(width, height)
 
@@ -381,7 +337,7 @@ class _Episode:
 
 
 def _run_episode(detector: Detector, seed: int, *, period_s: float, warmup_s: float, moved_watch_s: float,
-                 missing_deadline_s: float, width: int, height: int) -> tuple[_EpisodeResult, _Feeder]:
+                 missing_deadline_s: float, width: int, height: int) -> tuple[_EpisodeResult, GraphFeeder]:
     result = _EpisodeResult()
     ep = _Episode(detector, seed, period_s, width, height)
     try:

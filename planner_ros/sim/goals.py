@@ -5,30 +5,13 @@ simulator's ground truth (evaluation) or from a scene graph.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-
-class GoalError(ValueError):
-    """A goal condition is malformed; the message quotes it."""
-
+from planner_ros.planning.conditions import Condition, GoalError, parse_condition  # noqa: F401 (re-exported)
 
 OPEN_AT_LEAST = 0.5      # opening fraction from which a door or drawer counts as open
 CLOSED_AT_MOST = 0.05    # ... and up to which it counts as closed
-_TERM = re.compile(r"^\s*(not\s+)?([a-z_]+)\(\s*([A-Za-z0-9_]+)\s*(?:,\s*([A-Za-z0-9_]+)\s*)?\)\s*$")
-PREDICATES = {"on": 2, "in": 2, "held": 1, "open": 1, "closed": 1}
-
-
-@dataclass(frozen=True)
-class Condition:
-    predicate: str
-    args: tuple[str, ...]
-    negated: bool = False
-
-    @property
-    def text(self) -> str:
-        return f"{'not ' if self.negated else ''}{self.predicate}({', '.join(self.args)})"
 
 
 @dataclass(frozen=True)
@@ -53,19 +36,6 @@ class GoalReport:
     def recall(self) -> float:
         total = len(self.satisfied) + len(self.unsatisfied)
         return len(self.satisfied) / total if total else 1.0
-
-
-def parse_condition(text: str) -> Condition:
-    match = _TERM.match(str(text))
-    if not match:
-        raise GoalError(f"goal condition {text!r} is not of the form predicate(arg[, arg])")
-    negated, predicate, a, b = match.groups()
-    if predicate not in PREDICATES:
-        raise GoalError(f"goal condition {text!r}: unknown predicate '{predicate}'; known: {sorted(PREDICATES)}")
-    args = (a,) if b is None else (a, b)
-    if len(args) != PREDICATES[predicate]:
-        raise GoalError(f"goal condition {text!r}: '{predicate}' takes {PREDICATES[predicate]} argument(s)")
-    return Condition(predicate, args, bool(negated))
 
 
 def holds(condition: Condition, facts: WorldFacts) -> bool:

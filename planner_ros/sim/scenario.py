@@ -7,7 +7,6 @@ by tests and benchmarks to show the task is solvable; planners never see it.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,6 @@ from planner_ros.sim.faults import FaultError, FaultSpec, fault_from_mapping
 from planner_ros.sim.goals import Condition, GoalError, parse_condition
 from planner_ros.sim.scene import ObjectPlacement
 from planner_ros.skills import DEFAULT_SKILLS, FailureCode, SkillCall, SkillLibrary, SkillValidationError
-
-_CALL = re.compile(r"^\s*([a-z_]+)\(\s*([^()]*)\)\s*$")
-
 
 class ScenarioError(ValueError):
     """A task file is malformed; the message names the file, the task and the field."""
@@ -57,16 +53,8 @@ class Scenario:
 
 def parse_call(text: str, library: SkillLibrary = DEFAULT_SKILLS) -> SkillCall:
     """`place(apple_1, fridge)` -> a validated SkillCall (positional arguments in parameter order)."""
-    match = _CALL.match(str(text))
-    if not match:
-        raise ScenarioError(f"plan step {text!r} is not of the form skill(arg, ...)")
-    skill, raw = match.groups()
-    values = [v.strip() for v in raw.split(",")] if raw.strip() else []
     try:
-        spec = library.get(skill)
-        if len(values) > len(spec.params):
-            raise ScenarioError(f"plan step {text!r}: {spec.signature} takes {len(spec.params)} argument(s)")
-        return library.validate(skill, {p.name: v for p, v in zip(spec.params, values)})
+        return library.parse(text)
     except SkillValidationError as err:
         raise ScenarioError(f"plan step {text!r}: {err.reason}") from None
 

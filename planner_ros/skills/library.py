@@ -102,6 +102,7 @@ class SkillValidationError(ValueError):
 
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-./]*$")
+_CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\(\s*([^()]*)\)\s*$")
 
 
 class SkillLibrary:
@@ -121,6 +122,19 @@ class SkillLibrary:
             raise SkillValidationError(
                 FailureCode.UNKNOWN_SKILL, f"unknown skill '{name}'; known skills: {', '.join(sorted(self._specs))}"
             ) from None
+
+    def parse(self, text: str) -> SkillCall:
+        """`place(apple_1, fridge)` -> a validated call (positional arguments in parameter order)."""
+        match = _CALL.match(str(text))
+        if not match:
+            raise SkillValidationError(FailureCode.INVALID_ARGUMENTS, f"{text!r} is not of the form skill(arg, ...)")
+        skill, raw = match.groups()
+        values = [v.strip() for v in raw.split(",")] if raw.strip() else []
+        spec = self.get(skill)
+        if len(values) > len(spec.params):
+            raise SkillValidationError(FailureCode.INVALID_ARGUMENTS,
+                                       f"{spec.signature} takes {len(spec.params)} argument(s), got {len(values)}")
+        return self.validate(skill, {p.name: v for p, v in zip(spec.params, values)})
 
     def validate(self, skill: str, arguments: Mapping[str, str]) -> SkillCall:
         spec = self.get(skill)

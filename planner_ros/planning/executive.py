@@ -1,0 +1,394 @@
+"""The closed loop: ground the task, sample plans, merge them into an action tree, decide, execute,
+verify, backtrack, and replan with a diagnosis (Tree-Planner + RePLan). Pure: the robot comes in
+through the Executor, Observer and Verifier ports (planner_ros.planning.interfaces).
+
+A robot cannot restore a saved state, so after a failure the walk re-reads the world: a step whose
+effects already hold is kept without running it, a step whose preconditions no longer hold is pruned,
+and when a failure is one the tree cannot fix (locked, jammed, blocked, missing, moved, slipped, out of
+reach) the planner replans from the current state with the diagnosis in the request.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from planner_ros.planning.affordance import condition_holds, effects_hold, expected_effects, preconditions
+from planner_ros.planning.conditions import Condition
+from planner_ros.planning.deciders import Decider, DecisionContext
+from planner_ros.planning.interfaces import Executor, Observer, Verdict, VerdictStatus, Verifier, VerifyRequest
+from planner_ros.planning.sampling import PlanRequest, PlanSampler, SamplingError
+from planner_ros.planning.tree import ActionTree, NodeStatus
+from planner_ros.planning.world import Knowledge, WorldView
+from planner_ros.skills import FailureCode, SkillCall, SkillLibrary
+
+__all__ = ["GoalResult", "GoalWriter", "PlannerSettings", "TaskMetrics", "TaskResult", "TreePlanner",
+           "REPLAN_CODES"]
+
+# Failures the tree cannot fix by trying a sibling: the world is not what the plans assumed.
+REPLAN_CODES = frozenset({FailureCode.LOCKED, FailureCode.JAMMED, FailureCode.BLOCKED, FailureCode.OBJECT_MISSING,
+                          FailureCode.OBJECT_MOVED, FailureCode.SLIPPED, FailureCode.NOT_REACHABLE,
+                          FailureCode.UNKNOWN_OBJECT})
+# Executor refusals that mean the step was not executable where it was dispatched.
+NOT_EXECUTABLE = frozenset({FailureCode.UNKNOWN_SKILL, FailureCode.INVALID_ARGUMENTS, FailureCode.UNKNOWN_OBJECT,
+                            FailureCode.PRECONDITION_FAILED, FailureCode.HAND_FULL, FailureCode.HAND_EMPTY,
+                            FailureCode.NOT_REACHABLE, FailureCode.CONTAINER_CLOSED})
+
+
+@dataclass(frozen=True)
+class GoalResult:
+    goal: tuple[Condition, ...]
+    missing_labels: tuple[str, ...] = ()   # named in the task but not in the scene graph (search for them)
+    error: str = ""                        # the instruction could not be turned into a goal
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class GoalWriter(Protocol):
+    name: str
+
+    def goal(self, instruction: str, view: WorldView) -> GoalResult: ...
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    num_plans: int = 20
+    max_corrections: int = 10
+    max_replans: int = 3
+    max_skill_calls: int = 60
+    search_places: int = 3         # receptacles to look at for an object the scene graph lacks
+
+
+@dataclass
+class TaskMetrics:
+    """The metrics of ../shared/notes/algorithms.md, per task."""
+
+    success: bool = False
+    goal_condition_recall: float = float("nan")
+    executability: float = float("nan")
+    skill_calls: int = 0
+    corrections: int = 0
+    replans: int = 0
+    llm_calls: int = 0
+    vlm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    wall_time_s: float = 0.0
+    sim_time_s: float = 0.0
+
+    def add_usage(self, calls: int, prompt: int, completion: int, *, vision: bool = False) -> None:
+        if vision:
+            self.vlm_calls += calls
+        else:
+            self.llm_calls += calls
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+
+
+@dataclass
+class TaskResult:
+    success: bool
+    summary: str
+    metrics: TaskMetrics
+    goal: tuple[str, ...]
+    executed_steps: list[str]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    trees: list[list[dict]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"success": self.success, "summary": self.summary, "metrics": asdict(self.metrics),
+                "goal": list(self.goal), "executed_steps": self.executed_steps, "events": self.events,
+                "trees": self.trees}
+
+
+class _Stop(Exception):
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+
+
+class TreePlanner:
+    def __init__(self, skills: SkillLibrary, goal_writer: GoalWriter, sampler: PlanSampler, decider: Decider,
+                 executor: Executor, observer: Observer, verifier: Verifier,
+                 settings: PlannerSettings | None = None, *,
+                 on_event: Callable[[dict[str, Any]], None] | None = None,
+                 on_tree: Callable[[ActionTree, int, int], None] | None = None,
+                 should_cancel: Callable[[], bool] | None = None,
+                 describe: Callable[[WorldView, tuple[Condition, ...]], str] | None = None) -> None:
+        self.skills = skills
+        self.goal_writer = goal_writer
+        self.sampler = sampler
+        self.decider = decider
+        self.executor = executor
+        self.observer = observer
+        self.verifier = verifier
+        self.settings = settings or PlannerSettings()
+        self.on_event = on_event
+        self.on_tree = on_tree
+        self.should_cancel = should_cancel or (lambda: False)
+        self.describe = describe
+
+    # -- the task -------------------------------------------------------------------------------------
+    def run(self, instruction: str, task_id: str = "task") -> TaskResult:
+        self._reset(instruction, task_id)
+        wall0, sim0 = time.monotonic(), self.observer.now_s()
+        try:
+            summary = self._run()
+            success = True
+        except _Stop as stop:
+            summary, success = stop.summary, False
+        view = self._view()
+        m = self.metrics
+        if self.goal:
+            held = sum(condition_holds(c, view) for c in self.goal)
+            m.goal_condition_recall = held / len(self.goal)
+            success = success and held == len(self.goal)
+        m.success = success
+        m.executability = self._executable / m.skill_calls if m.skill_calls else float("nan")
+        m.wall_time_s = time.monotonic() - wall0
+        m.sim_time_s = self.observer.now_s() - sim0
+        self._emit("task_finished", detail=summary, success=success)
+        return TaskResult(success, summary, m, tuple(c.text for c in self.goal), list(self.done_steps), self.events,
+                          [t.to_json() for t in self.trees])
+
+    def _reset(self, instruction: str, task_id: str) -> None:
+        self.instruction, self.task_id = instruction, task_id
+        self.metrics = TaskMetrics()
+        self.events: list[dict[str, Any]] = []
+        self.trees: list[ActionTree] = []
+        self.done_steps: list[str] = []
+        self.diagnoses: list[str] = []
+        self.knowledge = Knowledge()
+        self.robot_at: str | None = None
+        self.goal: tuple[Condition, ...] = ()
+        self._executable = 0
+        self._step_ids = 0
+
+    def _run(self) -> str:
+        self._emit("task_started", detail=self.instruction)
+        self._ground()
+        for attempt in range(self.settings.max_replans + 1):
+            if attempt:
+                self.metrics.replans += 1
+                self._emit("replanned", detail=self.diagnoses[-1] if self.diagnoses else "tree exhausted",
+                           replans=self.metrics.replans)
+            if self._goal_holds():
+                return "the goal holds"
+            tree = self._sample()
+            outcome = self._walk(tree)
+            if outcome == "success":
+                return f"the goal holds after {self.metrics.skill_calls} skill call(s)"
+        raise _Stop(f"gave up after {self.metrics.replans} replan(s): " + (self.diagnoses[-1] if self.diagnoses
+                                                                            else "no plan reached the goal"))
+
+    # -- grounding and search (TaPA: look before declaring an object absent) ---------------------------
+    def _ground(self) -> None:
+        self._phase("grounding")
+        result = self.goal_writer.goal(self.instruction, self._view())
+        self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
+        if result.error:
+            raise _Stop(result.error)
+        if result.missing_labels:
+            self._search(result.missing_labels)
+            result = self.goal_writer.goal(self.instruction, self._view())
+            self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
+            if result.error or result.missing_labels:
+                raise _Stop(result.error or f"could not find {', '.join(result.missing_labels)} after searching")
+        self.goal = result.goal
+        self._emit("goal_grounded", detail=", ".join(c.text for c in self.goal), goal=[c.text for c in self.goal])
+
+    def _search(self, labels: tuple[str, ...]) -> None:
+        self._phase("searching")
+        for label in labels:
+            for place in self.observer.search_places(label)[: self.settings.search_places]:
+                self._emit("searching", detail=f"looking for {label} at {place}", label=label, place=place)
+                if self.robot_at != place and not self._dispatch_plain(SkillCall("navigate_to", (("target", place),))):
+                    continue
+                rec = self._view().receptacles.get(place)
+                if rec is not None and rec.part and not rec.is_open and place not in self.knowledge.locked:
+                    self._dispatch_plain(SkillCall("open", (("target", place),)))
+                if self._found(label):
+                    self._emit("found", detail=f"{label} found at {place}", label=label, place=place)
+                    break
+
+    def _found(self, label: str) -> bool:
+        view = self._view(after_s=self.observer.now_s())
+        return any(o.label == label for o in view.usable_objects().values())
+
+    def _dispatch_plain(self, call: SkillCall) -> bool:
+        """A step outside the tree (searching): executed, counted, not verified beyond the executor."""
+        view = self._view()
+        outcome = self._execute(call, view)
+        return outcome.success
+
+    # -- sampling -------------------------------------------------------------------------------------
+    def _sample(self) -> ActionTree:
+        self._phase("sampling")
+        view = self._view()
+        request = PlanRequest(self.instruction, self.goal, view, self.skills, self.settings.num_plans,
+                              tuple(self.done_steps), tuple(self.diagnoses))
+        try:
+            result = self.sampler.sample(request)
+        except SamplingError as err:
+            raise _Stop(f"the plan sampler failed: {err}") from None
+        self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
+        for raw, why in result.rejected:
+            self._emit("plan_rejected", detail=why, plan=raw)
+        if not result.plans:
+            raise _Stop(result.note or "the sampler returned no valid plan")
+        tree = ActionTree([p.steps for p in result.plans])
+        self.trees.append(tree)
+        self._emit("plans_sampled", detail=f"{len(result.plans)} plan(s) -> {len(tree.nodes)} tree nodes",
+                   sampler=self.sampler.name, plans=tree.plan_texts(), dropped=[d for p in result.plans for d in p.dropped])
+        self._publish(tree, -1)
+        return tree
+
+    # -- the walk ---------------------------------------------------------------------------------------
+    def _walk(self, tree: ActionTree) -> str:
+        """Decide top-down until the goal holds ("success"), a failure needs a new plan ("replan") or the
+        tree has no untried branch left ("exhausted")."""
+        node = 0
+        errors: dict[int, list[str]] = {}
+        while True:
+            if self.should_cancel():
+                raise _Stop("canceled")
+            view = self._view()
+            if self._goal_holds(view):
+                return "success"
+            options = tree.untried_children(node)
+            if not options:
+                target = tree.backtrack_target(node)
+                if target is None:
+                    self.diagnoses.append("every branch of the action tree failed; plan again from the current state")
+                    return "exhausted"
+                self._phase("backtracking")
+                self._emit("backtracked", detail=f"from node {node} to node {target}", node=node, to=target)
+                node = target
+                continue
+            self._phase("deciding")
+            if len(options) == 1:
+                child, reason = options[0], "the only untried child"
+            else:
+                decision = self.decider.decide(options, DecisionContext(
+                    self.instruction, view, tuple(self.done_steps), tuple(errors.get(node, ())),
+                    self.describe(view, self.goal) if self.describe else ""))
+                self.metrics.add_usage(decision.model_calls, decision.prompt_tokens, decision.completion_tokens)
+                child, reason = tree.nodes[decision.node_id], decision.reason
+            self._emit("step_chosen", step=child.step, detail=reason, node=child.id)
+            if child.is_end:
+                unmet = ", ".join(c.text for c in self.goal if not condition_holds(c, view))
+                tree.mark(child.id, NodeStatus.FAILED, f"plan ended with the goal unmet: {unmet}")
+                errors.setdefault(node, []).append(f"that plan ended with {unmet} unmet")
+                continue
+            call = child.call
+            if effects_hold(call, view):
+                tree.mark(child.id, NodeStatus.SUCCEEDED, "its effects already hold; kept without running it")
+                self._emit("step_kept", step=call.text, detail="effects already hold", node=child.id)
+                node = child.id
+                continue
+            ok, why = preconditions(call, view)
+            if not ok:
+                tree.mark(child.id, NodeStatus.PRUNED, f"preconditions do not hold now: {why}")
+                tree.prune_subtree(child.id, "under a pruned step")
+                self._emit("step_pruned", step=call.text, detail=why, node=child.id)
+                errors.setdefault(node, []).append(f"{call.text}: {why}")
+                self._publish(tree, -1)
+                continue
+            tree.mark(child.id, NodeStatus.RUNNING)
+            self._publish(tree, child.id)
+            verdict = self._execute_and_verify(call, view)
+            if verdict.status == VerdictStatus.FAILURE:
+                self.metrics.corrections += 1
+                tree.mark(child.id, NodeStatus.FAILED, verdict.reason)
+                self._publish(tree, -1)
+                text = f"{call.text} failed: {verdict.diagnosis_text or verdict.reason}"
+                self._learn(verdict, call)
+                if self.metrics.corrections > self.settings.max_corrections:
+                    raise _Stop(f"more than {self.settings.max_corrections} corrections; last: {text}")
+                if verdict.diagnosis in REPLAN_CODES:
+                    self.diagnoses.append(text)
+                    return "replan"
+                errors.setdefault(node, []).append(text)
+                continue
+            tree.mark(child.id, NodeStatus.SUCCEEDED, "" if verdict.status == VerdictStatus.SUCCESS
+                      else f"unverified: {verdict.reason}")
+            self.done_steps.append(call.text)
+            self._publish(tree, -1)
+            node = child.id
+
+    def _execute_and_verify(self, call: SkillCall, view: WorldView) -> Verdict:
+        start_s = self.observer.now_s()
+        outcome = self._execute(call, view)
+        self._phase("verifying")
+        verdict = self.verifier.verify(VerifyRequest(self.instruction, call, outcome, expected_effects(call, view),
+                                                     start_s, diagnose=not outcome.success))
+        vision = verdict.backend.startswith("vlm")
+        self.metrics.add_usage(verdict.model_calls, verdict.prompt_tokens, verdict.completion_tokens, vision=vision)
+        if verdict.status == VerdictStatus.SUCCESS and not outcome.success:
+            # The executor's failure stands: a verifier may not report success the robot did not achieve.
+            verdict = Verdict(VerdictStatus.FAILURE, 1.0, outcome.reason, diagnosis=outcome.code,
+                              diagnosis_text=outcome.reason, backend=verdict.backend)
+        if verdict.status == VerdictStatus.UNKNOWN and not outcome.success:
+            verdict = Verdict(VerdictStatus.FAILURE, 1.0, outcome.reason, diagnosis=outcome.code,
+                              diagnosis_text=f"{outcome.reason} (verifier: {verdict.reason})", backend=verdict.backend)
+        self._emit("step_verified", step=call.text, detail=verdict.reason, verdict=verdict.status.name.lower(),
+                   diagnosis=verdict.diagnosis.name, confidence=round(verdict.confidence, 3),
+                   failed=list(verdict.failed), backend=verdict.backend)
+        return verdict
+
+    def _execute(self, call: SkillCall, view: WorldView):
+        self._phase("executing", call.text)
+        self._step_ids += 1
+        outcome = self.executor.execute(call, f"{self.task_id}/{self._step_ids}")
+        self.metrics.skill_calls += 1
+        if outcome.success or outcome.code not in NOT_EXECUTABLE:
+            self._executable += 1
+        if call.skill == "navigate_to":
+            self.robot_at = view.place_of(call.arg("target")) if outcome.success else None
+        self._emit("step_executed", step=call.text, detail=outcome.reason or "ok", success=outcome.success,
+                   code=outcome.code.name, duration_s=round(outcome.duration_s, 3))
+        if self.metrics.skill_calls > self.settings.max_skill_calls:
+            raise _Stop(f"more than {self.settings.max_skill_calls} skill calls")
+        return outcome
+
+    def _learn(self, verdict: Verdict, call: SkillCall) -> None:
+        """Facts a failure taught that the scene graph cannot show (so the next plan avoids them)."""
+        code = verdict.diagnosis
+        view = self._view()
+        if code in (FailureCode.LOCKED, FailureCode.JAMMED) and call.skill == "open":
+            owner = view.part_owner(call.arg("target"))
+            self.knowledge = self.knowledge.merged(Knowledge(locked=frozenset({owner or call.arg("target")})))
+        elif code == FailureCode.BLOCKED and call.skill == "place":
+            self.knowledge = self.knowledge.merged(Knowledge(blocked=frozenset({call.arg("target")})))
+        elif code == FailureCode.OBJECT_MISSING:
+            subject = verdict.subject or call.arg("object") or call.arg("target")
+            if subject in view.objects:
+                label = view.objects[subject].label
+                self._search((label,))
+                if not self._found(label):
+                    self.knowledge = self.knowledge.merged(Knowledge(missing=frozenset({subject})))
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _view(self, after_s: float | None = None) -> WorldView:
+        view = self.observer.observe(after_s)
+        return view.with_robot_at(self.robot_at).with_knowledge(self.knowledge)
+
+    def _goal_holds(self, view: WorldView | None = None) -> bool:
+        view = view or self._view()
+        return bool(self.goal) and all(condition_holds(c, view) for c in self.goal)
+
+    def _phase(self, phase: str, step: str = "") -> None:
+        self.phase, self.current_step = phase, step
+
+    def _publish(self, tree: ActionTree, running: int) -> None:
+        if self.on_tree is not None:
+            self.on_tree(tree, len(self.trees) - 1, running)
+
+    def _emit(self, kind: str, *, step: str = "", detail: str = "", **data: Any) -> None:
+        event = {"type": kind, "task_id": self.task_id, "step": step, "detail": detail,
+                 "sim_time_s": round(self.observer.now_s(), 3), **data}
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)

@@ -1,0 +1,1 @@
+"""Step verification: did an executed step achieve its effects, and if not, why (for replanning)."""

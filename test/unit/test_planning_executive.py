@@ -1,0 +1,165 @@
+"""The closed loop on the symbolic household: deciding, backtracking, keeping effects that hold, pruning,
+replanning with a diagnosis, limits and metrics. No ROS, no physics: the planner core alone."""
+from __future__ import annotations
+
+import pytest
+
+from planner_ros.planning.deciders import OfflineDecider
+from planner_ros.planning.executive import PlannerSettings, TreePlanner
+from planner_ros.planning.instructions import ParserGoalWriter
+from planner_ros.planning.sampling import SampledPlan, SamplingResult
+from planner_ros.skills import DEFAULT_SKILLS, FailureCode, SkillOutcome
+from planner_ros.verification.scene_graph_verifier import SceneGraphVerifier
+from planner_ros.world.symbolic import SymbolicHousehold
+from planner_ros.world.symbolic_robot import SymbolicRobot
+
+KITCHEN = {
+    "receptacles": {"table": {}, "counter": {}, "fridge": {"container": True, "openable": True, "open": False},
+                    "sink": {"container": True}},
+    "objects": {"apple_1": {"label": "apple", "location": "table"}, "mug_1": {"label": "mug", "location": "counter"}},
+}
+NAMES = {"apple": ["apple"], "mug": ["mug", "cup"], "banana": ["banana"]}  # what the detector knows
+
+
+class ScriptedSampler:
+    """Returns fixed plans in turn (one list per call): the tree walk under exact control."""
+
+    name = "scripted"
+
+    def __init__(self, *rounds: list[list[str]]) -> None:
+        self.rounds = list(rounds)
+        self.requests = []
+
+    def sample(self, request):
+        self.requests.append(request)
+        plans = self.rounds.pop(0) if self.rounds else []
+        return SamplingResult([SampledPlan(tuple(DEFAULT_SKILLS.parse(s) for s in p), "scripted") for p in plans],
+                              note="" if plans else "no more plans")
+
+
+def planner(sampler, robot, **settings) -> TreePlanner:
+    return TreePlanner(DEFAULT_SKILLS, ParserGoalWriter(NAMES), sampler, OfflineDecider(), robot, robot,
+                       SceneGraphVerifier(robot), PlannerSettings(**settings))
+
+
+FRIDGE_PLAN = ["navigate_to(fridge)", "open(fridge)", "navigate_to(table)", "pick(apple_1)", "navigate_to(fridge)",
+               "place(apple_1, fridge)"]
+
+
+def test_a_single_plan_runs_without_decisions_and_reaches_the_goal():
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN))
+    result = planner(ScriptedSampler([FRIDGE_PLAN]), robot).run("Put the apple in the fridge.")
+    assert result.success, result.summary
+    assert result.goal == ("in(apple_1, fridge)",)
+    assert robot.calls == FRIDGE_PLAN
+    m = result.metrics
+    assert (m.skill_calls, m.corrections, m.replans, m.llm_calls, m.executability) == (6, 0, 0, 0, 1.0)
+    assert m.goal_condition_recall == 1.0
+    chosen = [e for e in result.events if e["type"] == "step_chosen"]
+    assert all(e["detail"] == "the only untried child" for e in chosen)
+
+
+def test_the_offline_decider_prefers_support_and_skips_steps_whose_preconditions_fail():
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN))
+    # Two plans start by picking before going to the table (preconditions fail: pruned, never dispatched).
+    bad = ["pick(apple_1)", "navigate_to(fridge)", "open(fridge)", "place(apple_1, fridge)"]
+    result = planner(ScriptedSampler([bad, bad, FRIDGE_PLAN]), robot).run("Put the apple in the fridge.")
+    assert result.success, result.summary
+    assert robot.calls == FRIDGE_PLAN            # nothing invalid reached the robot
+    first = next(e for e in result.events if e["type"] == "step_chosen")
+    assert first["step"] == "navigate_to(fridge)" and first["detail"].startswith("support x affordance 0.50")
+    assert result.metrics.executability == 1.0
+
+
+def test_a_step_whose_preconditions_fail_is_pruned_not_dispatched_and_the_planner_replans():
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN))
+    bad = ["pick(apple_1)", "navigate_to(fridge)", "open(fridge)", "place(apple_1, fridge)"]
+    sampler = ScriptedSampler([bad], [FRIDGE_PLAN])
+    result = planner(sampler, robot).run("Put the apple in the fridge.")
+    assert result.success and robot.calls == FRIDGE_PLAN
+    pruned = next(e for e in result.events if e["type"] == "step_pruned")
+    assert pruned["step"] == "pick(apple_1)" and "not at 'table'" in pruned["detail"]
+    assert result.metrics.replans == 1 and result.metrics.corrections == 0
+    assert "every branch" in sampler.requests[1].diagnoses[-1]
+
+
+def test_a_failed_step_tries_a_sibling_then_backtracks_and_keeps_effects_that_still_hold():
+    fails = {"count": 0}
+
+    def drop_first_place(call, world):
+        if call.text == "place(apple_1, fridge)" and fails["count"] == 0:
+            fails["count"] += 1
+            return SkillOutcome.failed(FailureCode.EXECUTION_ERROR, "the arm faulted")
+        return None
+
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN), drop_first_place)
+    # Plan B differs only in closing and reopening nothing: after the failure the walk backtracks to the
+    # ancestor with an untried child; navigate_to(fridge) there already holds and is kept, not re-run.
+    plan_b = ["navigate_to(fridge)", "open(fridge)", "navigate_to(table)", "pick(apple_1)", "navigate_to(counter)",
+              "navigate_to(fridge)", "place(apple_1, fridge)"]
+    result = planner(ScriptedSampler([FRIDGE_PLAN, plan_b]), robot).run("Put the apple in the fridge.")
+    assert result.success, result.summary
+    assert result.metrics.corrections == 1 and result.metrics.replans == 0
+    types = [e["type"] for e in result.events]
+    assert "backtracked" in types
+    assert robot.calls[-2:] == ["navigate_to(counter)", "navigate_to(fridge)"] or robot.calls[-1] == \
+        "place(apple_1, fridge)"
+    assert robot.calls.count("place(apple_1, fridge)") == 2
+
+
+def test_a_failure_the_tree_cannot_fix_replans_with_the_diagnosis():
+    def slip_once(call, world):
+        if call.text == "pick(apple_1)" and not getattr(slip_once, "done", False):
+            slip_once.done = True
+            return SkillOutcome.failed(FailureCode.SLIPPED, "'apple_1' slipped while lifting; it is on 'table'")
+        return None
+
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN), slip_once)
+    sampler = ScriptedSampler([FRIDGE_PLAN], [["pick(apple_1)", "navigate_to(fridge)", "place(apple_1, fridge)"]])
+    result = planner(sampler, robot).run("Put the apple in the fridge.")
+    assert result.success, result.summary
+    assert result.metrics.replans == 1 and result.metrics.corrections == 1
+    assert sampler.requests[1].diagnoses and "slipped" in sampler.requests[1].diagnoses[-1]
+    assert sampler.requests[1].done_steps == ("navigate_to(fridge)", "open(fridge)", "navigate_to(table)")
+    verified = [e for e in result.events if e["type"] == "step_verified" and e["verdict"] == "failure"]
+    assert verified[0]["diagnosis"] == "SLIPPED"
+
+
+def test_limits_stop_the_loop_with_the_reason():
+    def always_fault(call, world):
+        return SkillOutcome.failed(FailureCode.EXECUTION_ERROR, "motor fault") if call.skill == "open" else None
+
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN), always_fault)
+    sampler = ScriptedSampler(*([[FRIDGE_PLAN]] * 10))
+    result = planner(sampler, robot, max_replans=2).run("Put the apple in the fridge.")
+    assert not result.success
+    assert result.metrics.replans == 2 and result.metrics.corrections == 3
+    assert "gave up after 2 replan(s)" in result.summary
+    result = planner(ScriptedSampler(*([[FRIDGE_PLAN]] * 10)), SymbolicRobot(
+        SymbolicHousehold.from_config(KITCHEN), always_fault), max_corrections=1).run("Put the apple in the fridge.")
+    assert "more than 1 corrections" in result.summary
+
+
+def test_an_instruction_the_parser_cannot_handle_fails_before_anything_moves():
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN))
+    result = planner(ScriptedSampler([FRIDGE_PLAN]), robot).run("Make me a sandwich.")
+    assert not result.success and robot.calls == []
+    assert "LLM backend" in result.summary
+
+
+def test_an_unknown_object_is_searched_for_before_giving_up():
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN))
+    result = planner(ScriptedSampler([FRIDGE_PLAN]), robot).run("Put the banana in the fridge.")
+    assert not result.success
+    assert "could not find banana" in result.summary
+    assert robot.calls and all(c.startswith(("navigate_to", "open")) for c in robot.calls)
+    assert [e["type"] for e in result.events].count("searching") == 3
+
+
+@pytest.mark.parametrize("cancel_after", [0, 2])
+def test_cancel_stops_between_steps(cancel_after):
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN))
+    p = planner(ScriptedSampler([FRIDGE_PLAN]), robot)
+    p.should_cancel = lambda: len(robot.calls) >= cancel_after
+    result = p.run("Put the apple in the fridge.")
+    assert not result.success and result.summary == "canceled" and len(robot.calls) == cancel_after
