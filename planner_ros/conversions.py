@@ -16,10 +16,14 @@ from planner_ros_interfaces.action import ExecuteSkill
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from diagnostic_msgs.msg import KeyValue as DiagKeyValue
 from planner_ros_interfaces.msg import (
+    ActionTree,
+    ActionTreeNode,
     BoundingBox2D,
     Detection3D,
     Detection3DArray,
+    KeyValue,
     ObjectState,
+    PlannerEvent,
     Relation,
     SceneGraph,
     SceneGraphEvent,
@@ -28,12 +32,15 @@ from planner_ros_interfaces.msg import (
     SkillDescription,
     SkillFailure,
     SkillParameter,
+    TaskMetrics,
 )
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
 from planner_ros.geometry import CameraIntrinsics, Pose3D
+from planner_ros.planning.interfaces import Verdict, VerdictStatus
+from planner_ros.planning.world import ObjectStatus, ObjectView, ReceptacleView, WorldView
 from planner_ros.scene_graph.model import ObjectObservation
 from planner_ros.sim.goals import WorldFacts
 from planner_ros.skills import FailureCode, SkillOutcome, SkillSpec, SkillValidationError
@@ -540,3 +547,74 @@ def scene_graph_markers(msg: SceneGraph, namespace: str = "scene_graph") -> Mark
         line.points = [centres[rel.subject_id], centres[rel.object_id]]
         add(line)
     return markers
+
+
+# -- planner --------------------------------------------------------------------------------------------
+_OBJECT_STATUS = {SceneObject.STATUS_VISIBLE: "visible", SceneObject.STATUS_REMEMBERED: "remembered",
+                  SceneObject.STATUS_MISSING: "missing"}
+
+
+def world_view_from_msg(msg: SceneGraph, semantic_map) -> WorldView:
+    """The planner's view of a live /scene_graph message; the semantic map says which receptacles are
+    containers and which part closes each (the same map the scene graph node uses)."""
+    placed = {r.subject_id: (r.predicate, r.object_id) for r in msg.relations if r.predicate in (Relation.ON, Relation.IN)}
+    held = next((r.subject_id for r in msg.relations if r.predicate == Relation.HELD_BY), None)
+    objects = {}
+    for o in msg.objects:
+        if o.kind != SceneObject.KIND_OBJECT:
+            continue
+        relation, place = ("held", "") if o.id == held else placed.get(o.id, ("none", ""))
+        objects[o.id] = ObjectView(o.id, o.label, relation, place, ObjectStatus(_OBJECT_STATUS.get(o.status, "visible")))
+    openings = {o.id: float(s.amount) for o in msg.objects for s in o.states
+                if s.name == "open" and math.isfinite(s.amount)}
+    receptacles = {r.id: ReceptacleView(r.id, r.label, r.kind == "container", r.part or "",
+                                        openings.get(r.part, 0.0) if r.part else 1.0)
+                   for r in semantic_map.receptacles.values()}
+    return WorldView(objects, receptacles, held, None, time_to_seconds(msg.header.stamp), int(msg.revision))
+
+
+def tree_to_msg(tree, task_id: str, tree_index: int, running: int, stamp: Time) -> ActionTree:
+    msg = ActionTree(task_id=task_id, tree_index=tree_index, num_plans=tree.num_plans, current_node=running)
+    msg.header.stamp = stamp
+    for n in tree.nodes:
+        node = ActionTreeNode(id=n.id, parent=n.parent, step=n.step if n.id else "", is_end=n.is_end,
+                              status=int(n.status), support=sorted(n.support), note=n.note)
+        if n.call is not None:
+            node.skill = n.call.skill
+            node.arguments = arguments_to_msg(dict(n.call.arguments))
+        msg.nodes.append(node)
+    return msg
+
+
+def metrics_to_msg(metrics) -> TaskMetrics:
+    return TaskMetrics(success=bool(metrics.success), goal_condition_recall=float(metrics.goal_condition_recall),
+                       executability=float(metrics.executability), skill_calls=metrics.skill_calls,
+                       corrections=metrics.corrections, replans=metrics.replans, llm_calls=metrics.llm_calls,
+                       vlm_calls=metrics.vlm_calls, prompt_tokens=metrics.prompt_tokens,
+                       completion_tokens=metrics.completion_tokens, wall_time_s=float(metrics.wall_time_s),
+                       sim_time_s=float(metrics.sim_time_s))
+
+
+def planner_event_to_msg(event: Mapping, stamp: Time) -> PlannerEvent:
+    msg = PlannerEvent(task_id=str(event.get("task_id", "")), type=str(event["type"]), step=str(event.get("step", "")),
+                       detail=str(event.get("detail", "")))
+    msg.header.stamp = stamp
+    msg.data = [KeyValue(key=k, value=str(v)) for k, v in sorted(event.items())
+                if k not in ("task_id", "type", "step", "detail")]
+    return msg
+
+
+def verdict_to_response(verdict, response):
+    response.verdict, response.confidence, response.reason = int(verdict.status), float(verdict.confidence), verdict.reason
+    response.failed_conditions = list(verdict.failed)
+    response.diagnosis = SkillFailure(code=int(verdict.diagnosis), reason=verdict.diagnosis_text)
+    response.diagnosis_text, response.backend = verdict.diagnosis_text, verdict.backend
+    response.model_calls, response.prompt_tokens = verdict.model_calls, verdict.prompt_tokens
+    response.completion_tokens = verdict.completion_tokens
+    return response
+
+
+def verdict_from_response(response, subject: str = "") -> Verdict:
+    return Verdict(VerdictStatus(response.verdict), float(response.confidence), response.reason,
+                   tuple(response.failed_conditions), FailureCode(response.diagnosis.code), response.diagnosis_text,
+                   subject, response.backend, response.model_calls, response.prompt_tokens, response.completion_tokens)

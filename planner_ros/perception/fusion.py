@@ -6,7 +6,8 @@ first, at most one observation per track per camera frame. Unmatched observation
 A track's confidence is 1 - prod(1 - score) over its observations (two weak sightings agree more than one),
 and it is published once the confidence reaches `confirm_confidence`. Positions are a weighted running mean
 whose weight is capped, so a track follows a slowly moving object instead of freezing; a jump beyond the
-gate starts a new track and the old one ages out. Tracks not observed for `forget_after_s` are dropped, and
+gate starts a new track and the old one ages out. Tracks of different labels on one spot are one object that
+some view misreads; only the better-supported label is published. Tracks not observed for `forget_after_s` are dropped, and
 every published track carries its own last-seen time, so nothing stale is presented as fresh.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FusionSettings:
     forget_after_s: float = 30.0
     max_weight: float = 10.0        # cap on a track's accumulated weight in the running mean
     merge_distance_m: float = 0.05  # same-label tracks closer than this are one object
+    conflict_distance_m: float = 0.04  # tracks of different labels closer than this are one object misread
 
 
 @dataclass
@@ -127,8 +129,16 @@ class ObjectTracker:
         return stale
 
     def confirmed(self) -> list[Track]:
-        return sorted((t for t in self.tracks.values() if t.confidence >= self.settings.confirm_confidence),
-                      key=lambda t: t.track_id)
+        """Tracks confident enough to publish. Two labels on one spot are one object that some view misreads
+        (a far camera calling an apple a lemon): only the label with more sightings is published."""
+        ranked = sorted((t for t in self.tracks.values() if t.confidence >= self.settings.confirm_confidence),
+                        key=lambda t: (-t.hits, t.track_id))
+        kept: list[Track] = []
+        for track in ranked:
+            if not any(k.label != track.label and float(np.linalg.norm(k.centre_m - track.centre_m))
+                       <= self.settings.conflict_distance_m for k in kept):
+                kept.append(track)
+        return sorted(kept, key=lambda t: t.track_id)
 
     def clear(self) -> None:
         self.tracks.clear()

@@ -7,11 +7,13 @@ effects already hold after a backtrack, and to tell the verifier what a step sho
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from planner_ros.planning.conditions import Condition
 from planner_ros.planning.world import ObjectStatus, WorldView
 from planner_ros.skills import SkillCall
 
-__all__ = ["expected_effects", "effects_hold", "preconditions", "condition_holds"]
+__all__ = ["apply_effects", "condition_holds", "effects_hold", "expected_effects", "preconditions", "reaches"]
 
 
 def condition_holds(condition: Condition, view: WorldView) -> bool:
@@ -105,3 +107,37 @@ def effects_hold(call: SkillCall, view: WorldView) -> bool:
         return view.robot_at is not None and view.robot_at == view.place_of(call.arg("target"))
     effects = expected_effects(call, view)
     return bool(effects) and all(condition_holds(c, view) for c in effects)
+
+
+def apply_effects(call: SkillCall, view: WorldView) -> WorldView:
+    """The view as it would be after call succeeds (for looking ahead along a branch; not ground truth)."""
+    skill = call.skill
+    if skill == "navigate_to":
+        return replace(view, robot_at=view.place_of(call.arg("target")))
+    objects = dict(view.objects)
+    receptacles = dict(view.receptacles)
+    holding = view.holding
+    if skill == "pick":
+        oid = call.arg("object")
+        objects[oid] = replace(objects[oid], relation="held", place="")
+        holding = oid
+    elif skill == "place":
+        oid, target = call.arg("object"), call.arg("target")
+        objects[oid] = replace(objects[oid], relation="in" if receptacles[target].container else "on", place=target)
+        holding = None
+    elif skill in ("open", "close"):
+        owner = view.part_owner(call.arg("target"))
+        receptacles[owner] = replace(receptacles[owner], opening=1.0 if skill == "open" else 0.0)
+    return replace(view, objects=objects, receptacles=receptacles, holding=holding)
+
+
+def reaches(steps, view: WorldView, goal) -> bool:
+    """Whether running steps from view (keeping those whose effects already hold) ends with goal true,
+    every step's preconditions holding when its turn comes."""
+    for call in steps:
+        if effects_hold(call, view):
+            continue
+        if not preconditions(call, view)[0]:
+            return False
+        view = apply_effects(call, view)
+    return all(condition_holds(c, view) for c in goal)

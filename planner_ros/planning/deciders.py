@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from planner_ros.planning.affordance import effects_hold, preconditions
+from planner_ros.planning.prompts import TEMPLATE_FIELDS, load_template
 from planner_ros.planning.tree import TreeNode
 from planner_ros.planning.world import WorldView
 
@@ -102,10 +103,12 @@ def parse_letter(text: str, count: int) -> int | None:
 class LLMDecider:
     """Lettered options, `samples` answers, majority vote; ties by support, then tree order."""
 
-    def __init__(self, model, template: str | Path, *, samples: int = 3, temperature: float = 0.7,
+    def __init__(self, model, template: str | Path = "decide_step", *, samples: int = 3, temperature: float = 0.7,
                  max_tokens: int = 8) -> None:
         self.model = model
-        self.template = Path(template).read_text() if isinstance(template, Path) else template
+        # A template name or file (config/prompts, header stripped and placeholders checked), or the text.
+        is_text = isinstance(template, str) and "{options}" in template
+        self.template = template if is_text else load_template(template, TEMPLATE_FIELDS["decide_step"])
         self.samples = samples
         self.temperature = temperature
         self.max_tokens = max_tokens

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from planner_ros.planning.affordance import condition_holds, effects_hold, expected_effects, preconditions
+from planner_ros.planning.affordance import condition_holds, effects_hold, expected_effects, preconditions, reaches
 from planner_ros.planning.conditions import Condition
 from planner_ros.planning.deciders import Decider, DecisionContext
 from planner_ros.planning.interfaces import Executor, Observer, Verdict, VerdictStatus, Verifier, VerifyRequest
 from planner_ros.planning.sampling import PlanRequest, PlanSampler, SamplingError
 from planner_ros.planning.tree import ActionTree, NodeStatus
-from planner_ros.planning.world import Knowledge, WorldView
+from planner_ros.planning.world import Knowledge, ObjectStatus, WorldView
 from planner_ros.skills import FailureCode, SkillCall, SkillLibrary
 
 __all__ = ["GoalResult", "GoalWriter", "PlannerSettings", "TaskMetrics", "TaskResult", "TreePlanner",
@@ -206,8 +206,10 @@ class TreePlanner:
                 self._emit("searching", detail=f"looking for {label} at {place}", label=label, place=place)
                 if self.robot_at != place and not self._dispatch_plain(SkillCall("navigate_to", (("target", place),))):
                     continue
-                rec = self._view().receptacles.get(place)
-                if rec is not None and rec.part and not rec.is_open and place not in self.knowledge.locked:
+                view = self._view()
+                rec = view.receptacles.get(place)
+                if rec is not None and rec.part and not rec.is_open and place not in self.knowledge.locked \
+                        and not view.holding:
                     self._dispatch_plain(SkillCall("open", (("target", place),)))
                 if self._found(label):
                     self._emit("found", detail=f"{label} found at {place}", label=label, place=place)
@@ -224,7 +226,36 @@ class TreePlanner:
         return outcome.success
 
     # -- sampling -------------------------------------------------------------------------------------
+    def _recover_missing(self) -> None:
+        """Goal objects the scene graph marks missing: look again, then search (TaPA) before planning
+        without them. One found elsewhere under a new id takes its place in the goal."""
+        view = self._view()
+        for oid in dict.fromkeys(c.args[0] for c in self.goal if c.predicate in ("on", "in", "held")):
+            obj = view.objects.get(oid)
+            if obj is None or obj.status is not ObjectStatus.MISSING or oid in self.knowledge.missing:
+                continue
+            self._emit("object_missing", step="", detail=f"{oid} is missing from the scene graph; looking again",
+                       object=oid)
+            view = self._view(after_s=self.observer.now_s() + 1.0)
+            if view.objects[oid].status is not ObjectStatus.MISSING:
+                continue
+            self._search((obj.label,))
+            view = self._view()
+            if view.objects[oid].status is not ObjectStatus.MISSING:
+                continue
+            bound = {c.args[0] for c in self.goal}
+            spare = sorted(o.id for o in view.usable_objects().values() if o.label == obj.label and o.id not in bound)
+            if spare:
+                self.goal = tuple(Condition(c.predicate, (spare[0], *c.args[1:]), c.negated) if c.args[0] == oid else c
+                                  for c in self.goal)
+                self._emit("goal_rebound", detail=f"{oid} was not found; {spare[0]} takes its place",
+                           goal=[c.text for c in self.goal])
+            else:
+                self.knowledge = self.knowledge.merged(Knowledge(missing=frozenset({oid}),
+                                                                 notes=(f"{oid} was searched for and not found",)))
+
     def _sample(self) -> ActionTree:
+        self._recover_missing()
         self._phase("sampling")
         view = self._view()
         request = PlanRequest(self.instruction, self.goal, view, self.skills, self.settings.num_plans,
@@ -266,6 +297,18 @@ class TreePlanner:
                 self._phase("backtracking")
                 self._emit("backtracked", detail=f"from node {node} to node {target}", node=node, to=target)
                 node = target
+                continue
+            # A robot cannot restore a saved state: a branch no plan of which still reaches the goal from
+            # here (say, it picks an object now elsewhere) is pruned before anything moves for it.
+            dead = [o for o in options if not o.is_end
+                    and not any(reaches(s, view, self.goal) for s in tree.suffixes(o.id))]
+            for o in dead:
+                tree.mark(o.id, NodeStatus.PRUNED, "no plan through it reaches the goal from the current state")
+                tree.prune_subtree(o.id, "under a pruned step")
+                self._emit("step_pruned", step=o.step, detail="no plan through it reaches the goal from here",
+                           node=o.id)
+            if dead:
+                self._publish(tree, -1)
                 continue
             self._phase("deciding")
             if len(options) == 1:
@@ -319,11 +362,11 @@ class TreePlanner:
             node = child.id
 
     def _execute_and_verify(self, call: SkillCall, view: WorldView) -> Verdict:
-        start_s = self.observer.now_s()
         outcome = self._execute(call, view)
         self._phase("verifying")
+        # Only what perception sees after the step ended can confirm it.
         verdict = self.verifier.verify(VerifyRequest(self.instruction, call, outcome, expected_effects(call, view),
-                                                     start_s, diagnose=not outcome.success))
+                                                     self.observer.now_s(), diagnose=not outcome.success))
         vision = verdict.backend.startswith("vlm")
         self.metrics.add_usage(verdict.model_calls, verdict.prompt_tokens, verdict.completion_tokens, vision=vision)
         if verdict.status == VerdictStatus.SUCCESS and not outcome.success:
@@ -354,7 +397,8 @@ class TreePlanner:
         return outcome
 
     def _learn(self, verdict: Verdict, call: SkillCall) -> None:
-        """Facts a failure taught that the scene graph cannot show (so the next plan avoids them)."""
+        """Facts a failure taught that the scene graph cannot show (so the next plan avoids them). A missing
+        object is not one of them: the scene graph marks it and the next sampling searches for it."""
         code = verdict.diagnosis
         view = self._view()
         if code in (FailureCode.LOCKED, FailureCode.JAMMED) and call.skill == "open":
@@ -362,13 +406,6 @@ class TreePlanner:
             self.knowledge = self.knowledge.merged(Knowledge(locked=frozenset({owner or call.arg("target")})))
         elif code == FailureCode.BLOCKED and call.skill == "place":
             self.knowledge = self.knowledge.merged(Knowledge(blocked=frozenset({call.arg("target")})))
-        elif code == FailureCode.OBJECT_MISSING:
-            subject = verdict.subject or call.arg("object") or call.arg("target")
-            if subject in view.objects:
-                label = view.objects[subject].label
-                self._search((label,))
-                if not self._found(label):
-                    self.knowledge = self.knowledge.merged(Knowledge(missing=frozenset({subject})))
 
     # -- helpers ------------------------------------------------------------------------------------
     def _view(self, after_s: float | None = None) -> WorldView:

@@ -241,7 +241,8 @@ def encode_problem(view: WorldView, goal: Sequence[Condition]) -> PddlProblem:
         if oid == holding:
             continue
         if oid not in usable:
-            missing[oid] = "is missing (searched for and not found)"
+            missing[oid] = ("was searched for and not found" if oid in view.knowledge.missing
+                            else "is missing from the scene graph (not seen where it was)")
         elif obj.relation in ("on", "in") and obj.place in view.receptacles:
             at[oid] = obj.place
         elif obj.relation in ("on", "in"):

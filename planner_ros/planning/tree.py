@@ -46,14 +46,15 @@ class ActionTree:
 
     def __init__(self, plans: Sequence[Sequence[SkillCall]] = ()) -> None:
         self.nodes: list[TreeNode] = [TreeNode(0, -1, None, status=NodeStatus.SUCCEEDED)]
-        self.num_plans = 0
+        self.plans: list[tuple[SkillCall, ...]] = []
         for plan in plans:
             self.add_plan(plan)
 
     def add_plan(self, plan: Iterable[SkillCall]) -> int:
         """Merge one plan (with its end marker); returns the plan's index."""
-        index = self.num_plans
-        self.num_plans += 1
+        plan = tuple(plan)
+        index = len(self.plans)
+        self.plans.append(plan)
         node = self.nodes[0]
         node.support.add(index)
         for call in plan:
@@ -72,6 +73,10 @@ class ActionTree:
         node.children.append(child.id)
         return child
 
+    @property
+    def num_plans(self) -> int:
+        return len(self.plans)
+
     # -- walking ------------------------------------------------------------------------------------
     def untried_children(self, node_id: int) -> list[TreeNode]:
         return [self.nodes[c] for c in self.nodes[node_id].children if self.nodes[c].status == NodeStatus.UNTRIED]
@@ -83,6 +88,11 @@ class ActionTree:
             out.append(self.nodes[node_id])
             node_id = self.nodes[node_id].parent
         return out[::-1]
+
+    def suffixes(self, node_id: int) -> list[tuple[SkillCall, ...]]:
+        """For each plan through node: its steps from node (included) to its end."""
+        depth = len(self.path(node_id))
+        return [self.plans[i][depth - 1:] for i in sorted(self.nodes[node_id].support)]
 
     def backtrack_target(self, node_id: int) -> int | None:
         """The nearest ancestor of node (node itself included) that still has an untried child."""

@@ -59,6 +59,8 @@ class SimRobot:
         self.synonyms = catalog_aliases()
         self.step_timeout_s = step_timeout_s
         self.fresh_timeout_s = fresh_timeout_s
+        self._held: str | None = None
+        self._grasping = ""
         self._run_for(warmup_s)
 
     def close(self) -> None:
@@ -72,9 +74,14 @@ class SimRobot:
         frames = self.engine.tick()
         if frames:
             self.feeder.step(frames)
-            world = self.engine.world
-            self.graph.update_hand(np.asarray(world.ee_position()), HELD_REPORT if world.held_object() else "",
-                                   self.engine.time_s)
+        world = self.engine.world
+        held = world.held_object()
+        # The hand reports its grasp at once (as sim_node's /robot/held_object does), before the arm lifts away.
+        if frames or held != self._held:
+            self._held = held
+            # A robot knows what it was told to grasp: the scene-graph id of the pick in progress.
+            report = (self._grasping if self._grasping in self.graph.nodes else HELD_REPORT) if held else ""
+            self.graph.update_hand(np.asarray(world.ee_position()), report, self.engine.time_s)
 
     def _run_for(self, seconds: float) -> None:
         end = self.engine.time_s + seconds
@@ -98,6 +105,7 @@ class SimRobot:
         translated = self._to_sim(call)
         if isinstance(translated, SkillOutcome):
             return translated
+        self._grasping = call.arg("object", "") if call.skill == "pick" else self._grasping
         job = self.engine.start(translated, self.step_timeout_s)
         while not job.done.is_set():
             self._tick()

@@ -22,8 +22,23 @@ def test_two_views_of_one_object_make_one_track_seen_by_both():
 
 def test_same_label_far_apart_are_two_objects_and_labels_never_mix():
     tracker = ObjectTracker()
-    tracker.update([obs("mug", (1.0, 2.0, 0.9)), obs("mug", (1.5, 2.0, 0.9)), obs("cup", (1.0, 2.0, 0.9))])
+    tracker.update([obs("mug", (1.0, 2.0, 0.9)), obs("mug", (1.5, 2.0, 0.9)), obs("cup", (1.1, 2.0, 0.9))])
     assert sorted(t.label for t in tracker.confirmed()) == ["cup", "mug", "mug"]
+    assert len({t.label for t in tracker.tracks.values() if np.allclose(t.centre_m, (1.1, 2.0, 0.9))}) == 1
+
+
+def test_two_labels_on_one_spot_publish_only_the_better_supported_one():
+    # A far camera keeps calling the apple a lemon; the two nearer ones see an apple.
+    tracker = ObjectTracker()
+    for stamp in (1.0, 2.0):
+        tracker.update([obs("apple", (1.0, 2.0, 0.8), stamp=stamp, camera="table_cam")])
+        tracker.update([obs("apple", (1.01, 2.0, 0.8), stamp=stamp, camera="head")])
+        tracker.update([obs("lemon", (1.0, 2.02, 0.8), stamp=stamp, camera="overview")])
+    assert sorted(t.label for t in tracker.tracks.values()) == ["apple", "lemon"]   # both kept internally
+    assert [t.label for t in tracker.confirmed()] == ["apple"]
+    # A real lemon a hand's width away is its own object.
+    tracker.update([obs("lemon", (1.0, 2.1, 0.8), stamp=3.0, camera="overview")])
+    assert sorted(t.label for t in tracker.confirmed()) == ["apple", "lemon"]
 
 
 def test_weak_detections_confirm_only_when_they_agree():
