@@ -59,7 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("[demo] the symbolic-household skill server and a scripted skill sequence", flush=True)
         return _run_bringup("symbolic_demo", env, None)
     run_dir = runs_dir() / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-demo"
-    overrides = {"skill_sequence_runner": {"record_dir": str(run_dir)},
+    overrides = {"task_client": {"record_dir": str(run_dir)}, "planner": {"record_dir": str(run_dir)},
                  "camera_recorder": {"output_dir": str(run_dir / "views")},
                  "scene_graph": {"snapshot_file": str(run_dir / "scene_graph.json")}}
     if args.scenario:
@@ -67,9 +67,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from planner_ros.sim.scenario import find_scenario, load_scenarios
         layout = find_scenario(load_scenarios(config_dir() / "tasks"), args.scenario).layout
         overrides["sim"] = {"scenario": args.scenario}
-        overrides["skill_sequence_runner"]["scenario"] = args.scenario
-        overrides["scene_graph"]["semantic_map"] = f"sim:{layout}"  # the map of the scenario's kitchen
-    print(f"[demo] the MuJoCo kitchen replaying a task's reference plan (scripted; no planner yet); "
+        overrides["task_client"]["scenario"] = args.scenario
+        for node in ("scene_graph", "verifier", "planner"):  # the map of the scenario's kitchen
+            overrides.setdefault(node, {})["semantic_map"] = f"sim:{layout}"
+    print(f"[demo] the closed loop in the MuJoCo kitchen (planner, verifier, scene graph, perception); "
           f"record and camera views in {run_dir}", flush=True)
     code = _run_bringup("demo", env, None, overrides)
     print(f"[demo] {'finished' if code == 0 else f'FAILED (exit {code})'}; record and views: {run_dir}", flush=True)
@@ -158,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the demo on this machine (localhost-only DDS, own domain id)")
     demo.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: random in 1..101)")
-    demo.add_argument("--scenario", help="task to replay, <task_id>[:clean|fault] (default: config/params/demo.yaml)")
+    demo.add_argument("--scenario", help="task to carry out, <task_id>[:clean|fault] (default: config/params/demo.yaml)")
     demo.add_argument("--symbolic", action="store_true", help="the symbolic-household demo instead (no physics)")
     demo.set_defaults(func=cmd_demo)
 

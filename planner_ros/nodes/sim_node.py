@@ -16,6 +16,10 @@ Publishes: /<cam>/color/image_raw (rgb8), /<cam>/depth/image_raw (32FC1 m), /<ca
   planner stack never reads it).
 Serves: execute_skill (ExecuteSkill), list_skills (ListSkills), /sim/inject_fault (InjectFault),
   /sim/reset (ResetWorld).
+Skill arguments name objects by scene-graph id (the ROS contract): with /scene_graph being published, an
+object id the graph holds is resolved to the simulated object nearest to where the graph has it (same
+kind, within 0.2 m), as a real robot acts where perception says; other ids are taken as simulator ids
+(scripted callers). /robot/held_object then reports the commanded graph id.
 """
 from __future__ import annotations
 
@@ -33,12 +37,13 @@ from planner_ros import conversions as cs
 from planner_ros.nodes._common import LATCHED_QOS, StartupError, declare, finish_skill_goal, spin_node
 from planner_ros.paths import config_dir
 from planner_ros.sim.cameras import RenderingUnavailable
+from planner_ros.sim.closed_loop import translate_call
 from planner_ros.sim.engine import MAP_FRAME, EpisodeConfig, SimEngine, SimRuntime
 from planner_ros.sim.faults import FaultError, fault_from_mapping
 from planner_ros.sim.scenario import ScenarioError, find_scenario, load_scenarios
 from planner_ros.skills import DEFAULT_SKILLS, SkillOutcome, SkillValidationError
 from planner_ros_interfaces.action import ExecuteSkill
-from planner_ros_interfaces.msg import SceneGraph
+from planner_ros_interfaces.msg import Relation, SceneGraph, SceneObject
 from planner_ros_interfaces.srv import InjectFault, ListSkills, ResetWorld
 
 
@@ -76,6 +81,10 @@ class SimNode(Node):
         self.gt_pub = self.create_publisher(SceneGraph, "/sim/ground_truth", LATCHED_QOS)
         self.held_pub = self.create_publisher(String, "/robot/held_object", LATCHED_QOS)
         self._gt_revision, self._next_gt_s, self._held = 0, 0.0, None
+        self._graph_objects: dict[str, tuple[str, tuple[float, float, float]]] = {}
+        self._graph_held: str | None = None
+        self._graph_id_of: dict[str, str] = {}   # simulator object id -> the graph id a pick named it by
+        self.create_subscription(SceneGraph, "/scene_graph", self._on_scene_graph, LATCHED_QOS)
         group = ReentrantCallbackGroup()
         ActionServer(self, ExecuteSkill, "execute_skill", execute_callback=self._execute,
                      cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group)
@@ -131,7 +140,7 @@ class SimNode(Node):
         held = engine.world.held_object() or ""
         if held != self._held:  # the gripper's own grasp state, as a real hand reports it
             self._held = held
-            self.held_pub.publish(String(data=held))
+            self.held_pub.publish(String(data=self._graph_id_of.get(held, held)))
         if engine.time_s >= self._next_gt_s:
             self._next_gt_s = engine.time_s + self.gt_period_s
             self._gt_revision += 1
@@ -144,6 +153,11 @@ class SimNode(Node):
                                                          for parent, child, pose in engine.static_tf_edges()]))
 
     # -- executor threads ----------------------------------------------------------------------------------
+    def _on_scene_graph(self, msg: SceneGraph) -> None:
+        self._graph_objects = {o.id: (o.label, (o.pose.position.x, o.pose.position.y, o.pose.position.z))
+                               for o in msg.objects if o.kind == SceneObject.KIND_OBJECT}
+        self._graph_held = next((r.subject_id for r in msg.relations if r.predicate == Relation.HELD_BY), None)
+
     def _list_skills(self, _request, response):
         response.skills = [cs.skill_to_msg(spec) for spec in DEFAULT_SKILLS]
         return response
@@ -155,7 +169,14 @@ class SimNode(Node):
         except SkillValidationError as err:
             goal_handle.abort()
             return cs.outcome_to_result(SkillOutcome.failed(err.code, err.reason))
-        job = self.runtime.call(lambda e: e.start(call, goal.timeout_s))
+        objects, held_node = self._graph_objects, self._graph_held
+        translated = self.runtime.call(lambda e: translate_call(call, e.world, objects, held_node))
+        if isinstance(translated, SkillOutcome):
+            self.get_logger().warning(f"{call.text}: {translated.reason}")
+            return finish_skill_goal(goal_handle, translated)
+        if call.skill == "pick" and translated.arg("object") != call.arg("object"):
+            self._graph_id_of[translated.arg("object")] = call.arg("object")
+        job = self.runtime.call(lambda e: e.start(translated, goal.timeout_s))
         feedback = ExecuteSkill.Feedback()
         while not job.done.wait(0.1):
             if goal_handle.is_cancel_requested:

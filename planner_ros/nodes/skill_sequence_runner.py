@@ -30,14 +30,13 @@ from rclpy.action import ActionClient
 from rclpy.node import Node
 
 from planner_ros import conversions as cs
-from planner_ros.nodes._common import LATCHED_QOS, declare
+from planner_ros.nodes._common import declare
+from planner_ros.nodes._ground_truth import check_goal
 from planner_ros.paths import config_dir, runs_dir
-from planner_ros.sim.goals import evaluate
 from planner_ros.sim.scenario import ScenarioError, find_scenario, load_scenarios
 from planner_ros.skills import FailureCode
 from planner_ros.skills.sequence import SequenceError, Step, load_sequence, steps_from_scenario
 from planner_ros_interfaces.action import ExecuteSkill
-from planner_ros_interfaces.msg import SceneGraph
 
 
 @dataclass
@@ -62,7 +61,6 @@ class SkillSequenceRunner(Node):
         self.step_timeout_s = float(declare(self, "step_timeout_s", 60.0, "wait for each result"))
         self.scenario_name = declare(self, "scenario", "", "task id[:clean|fault] to replay")
         self.client = ActionClient(self, ExecuteSkill, "execute_skill")
-        self.ground_truth: SceneGraph | None = None
 
     def _load(self):
         """(name, steps, scenario or None) from the scenario or the sequence file."""
@@ -75,21 +73,6 @@ class SkillSequenceRunner(Node):
         path = Path(self.sequence_file)
         name, steps = load_sequence(path if path.is_absolute() else config_dir() / path)
         return name, steps, None
-
-    def check_goal(self, scenario, after_s: float) -> tuple[bool, str]:
-        """Wait for ground truth newer than after_s and evaluate the scenario's goal on it."""
-        self.create_subscription(SceneGraph, "/sim/ground_truth", lambda m: setattr(self, "ground_truth", m),
-                                 LATCHED_QOS)
-        deadline = time.monotonic() + self.server_timeout_s
-        while time.monotonic() < deadline:
-            rclpy.spin_once(self, timeout_sec=0.1)
-            gt = self.ground_truth
-            if gt is not None and cs.time_to_seconds(gt.header.stamp) > after_s:
-                report = evaluate(scenario.goal, cs.facts_from_scene_graph(gt))
-                unmet = ", ".join(c.text for c in report.unsatisfied)
-                return report.success, (f"goal holds in ground truth ({len(report.satisfied)} conditions)"
-                                        if report.success else f"goal NOT met in ground truth: {unmet}")
-        return False, "no fresh /sim/ground_truth message; is the simulator running?"
 
     def _wait(self, future, timeout_s: float):
         rclpy.spin_until_future_complete(self, future, timeout_sec=timeout_s)
@@ -158,7 +141,8 @@ class SkillSequenceRunner(Node):
         ok = matched == len(records)
         if scenario is not None and scenario.expected_failure is None:
             after_s = cs.time_to_seconds(self.get_clock().now().to_msg()) if self._sim_time() else 0.0
-            goal_ok, detail = self.check_goal(scenario, after_s)
+            report, detail = check_goal(self, scenario.goal, after_s, self.server_timeout_s)
+            goal_ok = report is not None and report.success
             summary.update(goal_met=goal_ok, goal_detail=detail)
             print(f"{'ok ' if goal_ok else 'BAD'} {detail}", flush=True)
             ok = ok and goal_ok

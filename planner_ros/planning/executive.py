@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from planner_ros.planning.affordance import condition_holds, effects_hold, expected_effects, preconditions, reaches
+from planner_ros.planning.affordance import (apply_effects, condition_holds, effects_hold, expected_effects, preconditions,
+                                              reaches)
 from planner_ros.planning.conditions import Condition
 from planner_ros.planning.deciders import Decider, DecisionContext
 from planner_ros.planning.interfaces import Executor, Observer, Verdict, VerdictStatus, Verifier, VerifyRequest
@@ -165,6 +166,7 @@ class TreePlanner:
         self.goal: tuple[Condition, ...] = ()
         self._executable = 0
         self._step_ids = 0
+        self._recent: list[tuple[float, SkillCall]] = []   # (end time, call) of steps that succeeded
 
     def _run(self) -> str:
         self._emit("task_started", detail=self.instruction)
@@ -186,7 +188,7 @@ class TreePlanner:
     # -- grounding and search (TaPA: look before declaring an object absent) ---------------------------
     def _ground(self) -> None:
         self._phase("grounding")
-        result = self.goal_writer.goal(self.instruction, self._view())
+        result = self.goal_writer.goal(self.instruction, self._view(after_s=self.observer.now_s()))
         self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
         if result.error:
             raise _Stop(result.error)
@@ -390,6 +392,8 @@ class TreePlanner:
             self._executable += 1
         if call.skill == "navigate_to":
             self.robot_at = view.place_of(call.arg("target")) if outcome.success else None
+        elif outcome.success:
+            self._recent.append((self.observer.now_s(), call))
         self._emit("step_executed", step=call.text, detail=outcome.reason or "ok", success=outcome.success,
                    code=outcome.code.name, duration_s=round(outcome.duration_s, 3))
         if self.metrics.skill_calls > self.settings.max_skill_calls:
@@ -409,8 +413,14 @@ class TreePlanner:
 
     # -- helpers ------------------------------------------------------------------------------------
     def _view(self, after_s: float | None = None) -> WorldView:
-        view = self.observer.observe(after_s)
-        return view.with_robot_at(self.robot_at).with_knowledge(self.knowledge)
+        """The observer's view, plus the effects of steps that succeeded after its newest observation: the
+        scene graph lags the robot, and the robot knows what it just did until perception catches up."""
+        view = self.observer.observe(after_s).with_robot_at(self.robot_at).with_knowledge(self.knowledge)
+        self._recent = [(t, c) for t, c in self._recent if t > view.stamp_s]
+        for _, call in self._recent:
+            if not effects_hold(call, view) and preconditions(call, view)[0]:
+                view = apply_effects(call, view)
+        return view
 
     def _goal_holds(self, view: WorldView | None = None) -> bool:
         view = view or self._view()

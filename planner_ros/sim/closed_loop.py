@@ -9,7 +9,7 @@ belief, decides what happens.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from planner_ros.sim.scenario import Scenario
 from planner_ros.sim.world import World
 from planner_ros.skills import FailureCode, SkillCall, SkillOutcome
 
-__all__ = ["DEFAULT_CAMERAS", "GRASP_MATCH_M", "SimRobot", "resolve_object"]
+__all__ = ["DEFAULT_CAMERAS", "GRASP_MATCH_M", "SimRobot", "resolve_object", "translate_call"]
 
 DEFAULT_CAMERAS = ("kitchen_overview", "table_cam", "head_rgbd")
 GRASP_MATCH_M = 0.2          # how far the object may be from where the scene graph last had it
@@ -43,6 +43,28 @@ def resolve_object(world: World, position_m: Sequence[float], label: str) -> str
         if d <= best_d:
             best, best_d = oid, d
     return best
+
+
+def translate_call(call: SkillCall, world: World, graph_objects: Mapping[str, tuple[str, Sequence[float]]],
+                   held_node: str | None) -> SkillCall | SkillOutcome:
+    """Scene-graph object ids in call -> the simulated objects where the graph has them (the held node ->
+    what the gripper holds). Receptacles and parts share their ids with the simulator and pass through;
+    an id the graph does not hold passes through too (a simulator id, from a scripted caller)."""
+    args = []
+    for name, value in call.arguments:
+        if value in graph_objects:
+            held = world.held_object()
+            if value == held_node and held:
+                value = held
+            else:
+                label, position = graph_objects[value]
+                found = resolve_object(world, position, label)
+                if found is None:
+                    return SkillOutcome.failed(FailureCode.OBJECT_MISSING,
+                                               f"there is no {label} where the scene graph has '{value}'")
+                value = found
+        args.append((name, value))
+    return SkillCall(call.skill, tuple(args))
 
 
 class SimRobot:
@@ -112,18 +134,5 @@ class SimRobot:
         return job.outcome
 
     def _to_sim(self, call: SkillCall) -> SkillCall | SkillOutcome:
-        """Scene-graph ids of objects -> the simulated objects where the graph has them."""
-        args = []
-        for name, value in call.arguments:
-            node = self.graph.nodes.get(value)
-            if node is not None and value not in self.graph.map.receptacles and value not in self.graph.map.parts:
-                if node.id == self.graph.held_id and self.engine.world.held_object():
-                    value = self.engine.world.held_object()
-                else:
-                    found = resolve_object(self.engine.world, node.position_m, node.label)
-                    if found is None:
-                        return SkillOutcome.failed(FailureCode.OBJECT_MISSING,
-                                                   f"there is no {node.label} where the scene graph has '{node.id}'")
-                    value = found
-            args.append((name, value))
-        return SkillCall(call.skill, tuple(args))
+        objects = {n.id: (n.label, n.position_m) for n in self.graph.objects()}
+        return translate_call(call, self.engine.world, objects, self.graph.held_id)

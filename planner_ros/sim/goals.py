@@ -8,7 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from planner_ros.planning.conditions import Condition, GoalError, parse_condition  # noqa: F401 (re-exported)
+from planner_ros.planning.conditions import Condition, GoalError, parse_condition
+
+__all__ = ["CLOSED_AT_MOST", "Condition", "GoalError", "GoalReport", "OPEN_AT_LEAST", "WorldFacts", "evaluate", "holds",
+           "parse_condition"]
 
 OPEN_AT_LEAST = 0.5      # opening fraction from which a door or drawer counts as open
 CLOSED_AT_MOST = 0.05    # ... and up to which it counts as closed
