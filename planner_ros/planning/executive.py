@@ -59,7 +59,7 @@ class PlannerSettings:
     max_corrections: int = 10
     max_replans: int = 3
     max_skill_calls: int = 60
-    search_places: int = 3         # receptacles to look at for an object the scene graph lacks
+    search_places: int = 4         # receptacles to look at for an object the scene graph lacks
 
 
 @dataclass
@@ -229,21 +229,21 @@ class TreePlanner:
 
     # -- sampling -------------------------------------------------------------------------------------
     def _recover_missing(self) -> None:
-        """Goal objects the scene graph marks missing: look again, then search (TaPA) before planning
-        without them. One found elsewhere under a new id takes its place in the goal."""
+        """Goal objects the scene graph marks missing or has nowhere: look again, then search (TaPA) before
+        planning without them. One found elsewhere under a new id takes its place in the goal."""
         view = self._view()
         for oid in dict.fromkeys(c.args[0] for c in self.goal if c.predicate in ("on", "in", "held")):
             obj = view.objects.get(oid)
-            if obj is None or obj.status is not ObjectStatus.MISSING or oid in self.knowledge.missing:
+            if obj is None or oid in self.knowledge.missing or not self._lost(obj):
                 continue
-            self._emit("object_missing", step="", detail=f"{oid} is missing from the scene graph; looking again",
-                       object=oid)
+            why = "missing from the scene graph" if obj.status is ObjectStatus.MISSING else "not on or in anything"
+            self._emit("object_missing", step="", detail=f"{oid} is {why}; looking again", object=oid)
             view = self._view(after_s=self.observer.now_s() + 1.0)
-            if view.objects[oid].status is not ObjectStatus.MISSING:
+            if not self._lost(view.objects[oid]):
                 continue
             self._search((obj.label,))
             view = self._view()
-            if view.objects[oid].status is not ObjectStatus.MISSING:
+            if not self._lost(view.objects[oid]):
                 continue
             bound = {c.args[0] for c in self.goal}
             spare = sorted(o.id for o in view.usable_objects().values() if o.label == obj.label and o.id not in bound)
@@ -255,6 +255,10 @@ class TreePlanner:
             else:
                 self.knowledge = self.knowledge.merged(Knowledge(missing=frozenset({oid}),
                                                                  notes=(f"{oid} was searched for and not found",)))
+
+    def _lost(self, obj) -> bool:
+        """Missing, or lying nowhere the skills can take it from (after a slip, before perception re-finds it)."""
+        return obj.status is ObjectStatus.MISSING or (obj.relation == "none" and obj.id != self._view().holding)
 
     def _sample(self) -> ActionTree:
         self._recover_missing()

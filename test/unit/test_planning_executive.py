@@ -158,7 +158,7 @@ def test_an_unknown_object_is_searched_for_before_giving_up():
     assert not result.success
     assert "could not find banana" in result.summary
     assert robot.calls and all(c.startswith(("navigate_to", "open")) for c in robot.calls)
-    assert [e["type"] for e in result.events].count("searching") == 3
+    assert [e["type"] for e in result.events].count("searching") == PlannerSettings().search_places == 4
 
 
 @pytest.mark.parametrize("cancel_after", [0, 2])
