@@ -10,7 +10,7 @@ FRAMES_DATASET ?= build/detector_frames
 # DDS hygiene: discovery never leaves this machine. Each run picks its own ROS_DOMAIN_ID (planner_ros.ros_env).
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 
-.PHONY: setup lock test test-unit demo bench eval-perception eval-scene-graph train-env detector detector-gpu clean
+.PHONY: setup lock test test-unit demo bench bench-planner eval-perception eval-scene-graph train-env detector detector-gpu clean
 
 setup:
 	@$(SYSTEM_PYTHON) scripts/setup_env.py --venv $(VENV)
@@ -34,6 +34,11 @@ bench: setup
 	$(PYTHON) benchmarks/bench_perception.py
 	$(PYTHON) benchmarks/bench_scene_graph.py
 	$(VENV)/bin/planner-ros eval scene-graph --scenes 10 --episodes 10
+	$(PYTHON) benchmarks/bench_planner.py
+
+# The planner on the task suite's 60 scenarios, judged on ground truth (about an hour on 2 cores).
+bench-planner: setup
+	$(PYTHON) benchmarks/bench_planner.py
 
 eval-perception: setup
 	$(VENV)/bin/planner-ros eval perception --scenes 20
