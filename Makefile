@@ -33,6 +33,7 @@ bench: setup
 	$(PYTHON) benchmarks/bench_sim.py
 	$(PYTHON) benchmarks/bench_perception.py
 	$(PYTHON) benchmarks/bench_scene_graph.py
+	$(PYTHON) benchmarks/bench_planner_overhead.py
 	$(VENV)/bin/planner-ros eval scene-graph --scenes 10 --episodes 10
 	$(PYTHON) benchmarks/bench_planner.py
 
