@@ -557,7 +557,9 @@ _OBJECT_STATUS = {SceneObject.STATUS_VISIBLE: "visible", SceneObject.STATUS_REME
 def world_view_from_msg(msg: SceneGraph, semantic_map) -> WorldView:
     """The planner's view of a live /scene_graph message; the semantic map says which receptacles are
     containers and which part closes each (the same map the scene graph node uses)."""
-    placed = {r.subject_id: (r.predicate, r.object_id) for r in msg.relations if r.predicate in (Relation.ON, Relation.IN)}
+    # Support by receptacles only: a cup stacked on a bowl in the sink is in the sink for the planner.
+    placed = {r.subject_id: (r.predicate, r.object_id) for r in msg.relations
+              if r.predicate in (Relation.ON, Relation.IN) and r.object_id in semantic_map.receptacles}
     held = next((r.subject_id for r in msg.relations if r.predicate == Relation.HELD_BY), None)
     objects = {}
     for o in msg.objects:

@@ -17,6 +17,7 @@ from planner_ros.planning.deciders import LLMDecider, OfflineDecider
 from planner_ros.planning.instructions import ParserGoalWriter
 from planner_ros.planning.llm_planning import LLMGoalWriter, LLMPlanSampler
 from planner_ros.planning.prompts import scene_text
+from planner_ros.planning.sampling import SamplingError
 from planner_ros.planning.symbolic_sampler import SymbolicSampler
 from planner_ros.planning.world import WorldView
 
@@ -82,7 +83,10 @@ def build_components(config: PlannerConfig) -> Components:
     synonyms = catalog_aliases()
     goal_writer = LLMGoalWriter(model, synonyms=synonyms) if config.goal_writer == "llm" \
         else ParserGoalWriter(synonyms)
-    sampler = LLMPlanSampler(model, temperature=config.temperature, top_p=config.top_p, synonyms=synonyms) \
-        if config.sampler == "llm" else SymbolicSampler(config.symbolic_timeout_s)
+    try:
+        sampler = LLMPlanSampler(model, temperature=config.temperature, top_p=config.top_p, synonyms=synonyms) \
+            if config.sampler == "llm" else SymbolicSampler(config.symbolic_timeout_s)
+    except (SamplingError, ValueError) as err:
+        raise ComponentError(f"cannot build the {config.sampler} sampler: {err}") from err
     decider = LLMDecider(model, samples=config.decider_samples) if config.decider == "llm" else OfflineDecider()
     return Components(goal_writer, sampler, decider, model.name if model else "none", _focus, config)

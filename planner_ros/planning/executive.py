@@ -31,6 +31,8 @@ __all__ = ["GoalResult", "GoalWriter", "PlannerSettings", "TaskMetrics", "TaskRe
 REPLAN_CODES = frozenset({FailureCode.LOCKED, FailureCode.JAMMED, FailureCode.BLOCKED, FailureCode.OBJECT_MISSING,
                           FailureCode.OBJECT_MOVED, FailureCode.SLIPPED, FailureCode.NOT_REACHABLE,
                           FailureCode.UNKNOWN_OBJECT})
+LOOK_S = 1.5   # how long the robot looks at a place it searches
+
 # Executor refusals that mean the step was not executable where it was dispatched.
 NOT_EXECUTABLE = frozenset({FailureCode.UNKNOWN_SKILL, FailureCode.INVALID_ARGUMENTS, FailureCode.UNKNOWN_OBJECT,
                             FailureCode.PRECONDITION_FAILED, FailureCode.HAND_FULL, FailureCode.HAND_EMPTY,
@@ -41,6 +43,7 @@ NOT_EXECUTABLE = frozenset({FailureCode.UNKNOWN_SKILL, FailureCode.INVALID_ARGUM
 class GoalResult:
     goal: tuple[Condition, ...]
     missing_labels: tuple[str, ...] = ()   # named in the task but not in the scene graph (search for them)
+    look_first: tuple[str, ...] = ()       # receptacles the task says they are in ("from the cabinet")
     error: str = ""                        # the instruction could not be turned into a goal
     model_calls: int = 0
     prompt_tokens: int = 0
@@ -193,7 +196,7 @@ class TreePlanner:
         if result.error:
             raise _Stop(result.error)
         if result.missing_labels:
-            self._search(result.missing_labels)
+            self._search(result.missing_labels, first=result.look_first)
             result = self.goal_writer.goal(self.instruction, self._view())
             self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
             if result.error or result.missing_labels:
@@ -201,10 +204,11 @@ class TreePlanner:
         self.goal = result.goal
         self._emit("goal_grounded", detail=", ".join(c.text for c in self.goal), goal=[c.text for c in self.goal])
 
-    def _search(self, labels: tuple[str, ...]) -> None:
+    def _search(self, labels: tuple[str, ...], first: tuple[str, ...] = ()) -> None:
         self._phase("searching")
         for label in labels:
-            for place in self.observer.search_places(label)[: self.settings.search_places]:
+            places = list(dict.fromkeys([*first, *self.observer.search_places(label)]))
+            for place in places[: self.settings.search_places + len(first)]:
                 self._emit("searching", detail=f"looking for {label} at {place}", label=label, place=place)
                 if self.robot_at != place and not self._dispatch_plain(SkillCall("navigate_to", (("target", place),))):
                     continue
@@ -218,7 +222,8 @@ class TreePlanner:
                     break
 
     def _found(self, label: str) -> bool:
-        view = self._view(after_s=self.observer.now_s())
+        # Look for a moment: perception confirms an object over a few frames.
+        view = self._view(after_s=self.observer.now_s() + LOOK_S)
         return any(o.label == label for o in view.usable_objects().values())
 
     def _dispatch_plain(self, call: SkillCall) -> bool:
@@ -372,7 +377,8 @@ class TreePlanner:
         self._phase("verifying")
         # Only what perception sees after the step ended can confirm it.
         verdict = self.verifier.verify(VerifyRequest(self.instruction, call, outcome, expected_effects(call, view),
-                                                     self.observer.now_s(), diagnose=not outcome.success))
+                                                     self.observer.now_s(), diagnose=not outcome.success,
+                                                     robot_at=self.robot_at))
         vision = verdict.backend.startswith("vlm")
         self.metrics.add_usage(verdict.model_calls, verdict.prompt_tokens, verdict.completion_tokens, vision=vision)
         if verdict.status == VerdictStatus.SUCCESS and not outcome.success:

@@ -21,7 +21,7 @@ from planner_ros.planning.conditions import Condition
 from planner_ros.planning.executive import GoalResult
 from planner_ros.planning.world import WorldView
 
-__all__ = ["Binding", "GoalSpec", "InstructionError", "Mention", "ParserGoalWriter", "bind", "parse_instruction",
+__all__ = ["ALL", "Binding", "GoalSpec", "InstructionError", "Mention", "ParserGoalWriter", "bind", "parse_instruction",
            "RECEPTACLE_SYNONYMS"]
 
 # Words people use for the kitchen's receptacles (the semantic map's ids and labels match themselves).
@@ -42,14 +42,22 @@ _VERBS = {"put", "place", "move", "bring", "take", "get", "fetch", "throw", "sto
 _CLOSE = {"close", "closed", "shut"}
 _OPEN = {"open", "opened"}
 _PRONOUN_OBJECTS = {"it", "them", "both"}
-_COUNTS = {"a": 1, "an": 1, "one": 1, "the": 1, "two": 2, "three": 3, "both": 2}
+_COUNTS = {"a": 1, "an": 1, "one": 1, "the": 1, "two": 2, "three": 3, "four": 4, "both": 2}
+_ARTICLES = {"the", "a", "an"}
+MAX_INSTRUCTION_CHARS = 1000
+ALL = 0                          # Mention.count for "the apples": every one there is
+# Words the parser cannot honour; it refuses rather than drop them ("don't put the apple in the fridge").
+_NEGATIONS = {"not", "don", "dont", "never", "except", "instead", "without", "nor", "unless", "no"}
+_RELATIONS = {"next", "near", "beside", "behind", "under", "underneath", "above", "below", "left", "right",
+              "between", "around", "inside_of"}
 
 
 class InstructionError(ValueError):
     """The offline parser cannot turn this instruction into goal conditions."""
 
     def __init__(self, instruction: str, why: str) -> None:
-        super().__init__(f"cannot parse {instruction!r} without a language model: {why}. Supported forms: 'put "
+        shown = instruction if len(instruction) <= 120 else instruction[:120] + "..."
+        super().__init__(f"cannot parse {shown!r} without a language model: {why}. Supported forms: 'put "
                          "the <object> in/on the <receptacle>', 'bring/move/take the <object> from <place> to "
                          "<place>', 'close/open the <receptacle>'; for anything else configure an LLM backend "
                          "(planner parameter llm.backend)")
@@ -60,7 +68,7 @@ class InstructionError(ValueError):
 @dataclass(frozen=True)
 class Mention:
     label: str
-    count: int = 1
+    count: int = 1             # ALL (0): every instance ("the apples")
     source: str = ""           # receptacle it should be taken from, when said
 
 
@@ -77,23 +85,25 @@ class Binding:
     chosen: Mapping[str, str]                         # object id -> why it was picked
 
 
-def _phrases(table: Mapping[str, Iterable[str]], plural: bool) -> dict[tuple[str, ...], str]:
-    out: dict[tuple[str, ...], str] = {}
+def _phrases(table: Mapping[str, Iterable[str]], plural: bool) -> dict[tuple[str, ...], tuple[str, bool]]:
+    """Word tuples -> (key, is_plural) for every name of every key (and, for objects, its plural forms)."""
+    out: dict[tuple[str, ...], tuple[str, bool]] = {}
     for key, names in table.items():
         for name in (key, *names):
             words = tuple(normalise_name(name).split())
             if not words:
                 continue
-            out.setdefault(words, key)
+            out.setdefault(words, (key, False))
             if plural:
                 last = words[-1]
                 for form in (last + "s", last + "es", last[:-1] + "ies" if last.endswith("y") else last + "s"):
-                    out.setdefault(words[:-1] + (form,), key)
+                    out.setdefault(words[:-1] + (form,), (key, True))
     return out
 
 
 def _tokens(instruction: str, objects: dict, receptacles: dict) -> list[list[tuple[str, str]]]:
-    """Clauses of (kind, value) tokens: ("obj", label) ("rec", id) ("word", w) by longest phrase match."""
+    """Clauses of (kind, value) tokens by longest phrase match: ("obj", label), ("objs", label) for a plural,
+    ("rec", id), ("word", w)."""
     text = instruction.lower().replace("-", ",").replace(";", ",")
     text = re.sub(r"[^a-z0-9, ]+", " ", text)
     clauses: list[list[tuple[str, str]]] = []
@@ -105,73 +115,106 @@ def _tokens(instruction: str, objects: dict, receptacles: dict) -> list[list[tup
             for size in range(min(4, len(words) - i), 0, -1):
                 key = tuple(words[i:i + size])
                 if key in receptacles:
-                    tokens.append(("rec", receptacles[key]))
+                    tokens.append(("rec", receptacles[key][0]))
                     break
                 if key in objects:
-                    tokens.append(("obj", objects[key]))
+                    label, many = objects[key]
+                    tokens.append(("objs" if many else "obj", label))
                     break
             else:
                 size = 1
                 tokens.append(("word", words[i]))
             i += size
-        # "... and put it ...": an "and" before a verb starts a new clause
+        # An "and" starts a new clause before a verb ("... and put it ...") and before new objects once this
+        # clause has its destination ("put the apple in the fridge and the pear on the counter").
         start = 0
         for j, (kind, value) in enumerate(tokens):
-            if (kind, value) == ("word", "and") and j + 1 < len(tokens) and tokens[j + 1][0] == "word" \
-                    and tokens[j + 1][1] in _VERBS:
+            if (kind, value) != ("word", "and") or j + 1 >= len(tokens):
+                continue
+            following = [t for t in tokens[j + 1:] if t[1] not in _ARTICLES]
+            verb_next = tokens[j + 1][0] == "word" and tokens[j + 1][1] in _VERBS
+            objects_next = bool(following) and following[0][0] in ("obj", "objs")
+            if verb_next or (objects_next and _has_destination(tokens[start:j])):
                 clauses.append(tokens[start:j])
                 start = j + 1
         clauses.append(tokens[start:])
     return [c for c in clauses if c]
 
 
+def _has_destination(tokens: list[tuple[str, str]]) -> bool:
+    words = [t for t in tokens if t[1] not in _ARTICLES]
+    return any(t[0] == "rec" and i > 0 and words[i - 1][0] == "word" and words[i - 1][1] in _DEST
+               for i, t in enumerate(words))
+
+
 def parse_instruction(instruction: str, object_names: Mapping[str, Sequence[str]],
-                      receptacle_names: Mapping[str, Sequence[str]]) -> GoalSpec:
-    """object_names: label -> synonyms; receptacle_names: receptacle id -> names (ids and labels included)."""
+                      receptacle_names: Mapping[str, Sequence[str]],
+                      openable: Iterable[str] | None = None) -> GoalSpec:
+    """object_names: label -> synonyms; receptacle_names: receptacle id -> names (ids and labels included);
+    openable: the receptacles with a door or drawer (None: any may be opened or closed)."""
+    if len(instruction) > MAX_INSTRUCTION_CHARS:
+        raise InstructionError(instruction, f"longer than {MAX_INSTRUCTION_CHARS} characters")
     objects = _phrases(object_names, plural=True)
-    receptacles = _phrases({**{r: () for r in receptacle_names},
-                            **{r: [*receptacle_names[r], *RECEPTACLE_SYNONYMS.get(r, ())] for r in receptacle_names}},
+    receptacles = _phrases({r: [*receptacle_names[r], *RECEPTACLE_SYNONYMS.get(r, ())] for r in receptacle_names},
                            plural=False)
+    can_open = None if openable is None else set(openable)
+    clauses = _tokens(instruction, objects, receptacles)
+    words = {value for clause in clauses for kind, value in clause if kind == "word"}
+    if words & _NEGATIONS:
+        raise InstructionError(instruction, f"it says {sorted(words & _NEGATIONS)[0]!r}: negations and exceptions")
+    if words & _RELATIONS:
+        raise InstructionError(instruction, f"it says {sorted(words & _RELATIONS)[0]!r}: only 'in' and 'on' "
+                                            "are known places to put things")
     placements: list[tuple[Mention, str]] = []
     states: list[tuple[str, str]] = []
     pending: list[Mention] = []          # objects named without a destination yet
     last_objects: list[Mention] = []
-    last_receptacle = ""
+    last_openable = ""
     default_source = ""
-    for clause in _tokens(instruction, objects, receptacles):
+
+    def set_state(receptacle: str, state: str) -> None:
+        if can_open is not None and receptacle not in can_open:
+            raise InstructionError(instruction, f"'{receptacle}' has no door or drawer to {state.rstrip('ed')}")
+        states.append((receptacle, state))
+
+    for clause in clauses:
         mentions: list[Mention] = []
         destination = ""
         source = ""
         state_verb = ""
         prev_word = ""
-        count = 1
+        count: int | None = None
         for k, (kind, value) in enumerate(clause):
             if kind == "word":
                 if value in _CLOSE or value in _OPEN:
                     state_verb = "closed" if value in _CLOSE else "open"
-                    if k > 0 and clause[k - 1][0] == "rec" and not any(t == "obj" for t, _ in clause[k:]):
-                        states.append((clause[k - 1][1], state_verb))  # "the fridge closed again"
+                    if k > 0 and clause[k - 1][0] == "rec" and not any(t in ("obj", "objs") for t, _ in clause[k:]):
+                        set_state(clause[k - 1][1], state_verb)  # "the fridge closed again"
                         state_verb = "done"
                 elif value in _PRONOUN_OBJECTS and state_verb not in ("closed", "open"):
                     mentions.extend(pending or last_objects)
                     pending = []
-                elif value in ("it",) and state_verb in ("closed", "open") and last_receptacle:
-                    states.append((last_receptacle, state_verb))
+                elif value == "it" and state_verb in ("closed", "open"):
+                    if not last_openable:
+                        raise InstructionError(instruction, "nothing named before 'it' has a door or drawer")
+                    set_state(last_openable, state_verb)
                     state_verb = "done"
-                if value in _COUNTS:
-                    count = _COUNTS[value]
+                if value in _COUNTS and (count is None or value != "the"):
+                    count = _COUNTS[value] if value != "the" else None
                 if value != "the" or prev_word not in _COUNTS:
                     prev_word = value
                 continue
-            if kind == "obj":
-                mentions.append(Mention(value, count))
-                count = 1
+            if kind in ("obj", "objs"):
+                # "the apples" means every apple; "two mugs", "a plate" say how many
+                mentions.append(Mention(value, ALL if kind == "objs" and count is None else (count or 1)))
+                count = None
                 prev_word = ""
                 continue
             # a receptacle: its role follows from the word before it (and the verb of the clause)
-            last_receptacle = value
+            if can_open is None or value in can_open:
+                last_openable = value
             if state_verb in ("closed", "open") and not mentions:
-                states.append((value, state_verb))
+                set_state(value, state_verb)
                 state_verb = "done"
             elif prev_word in _SOURCE or (prev_word == "the" and k >= 2 and clause[k - 2][1] in _SOURCE):
                 source = value
@@ -207,8 +250,9 @@ def parse_instruction(instruction: str, object_names: Mapping[str, Sequence[str]
 
 
 def bind(spec: GoalSpec, view: WorldView) -> Binding:
-    """Goal conditions over the view's ids: for each mention, the instances with its label, preferring
-    ones at the named source, then ones not already at the destination, then by id."""
+    """Goal conditions over the view's ids. A mention with a source ("the plate from the cabinet") binds only
+    instances there; otherwise instances not already at the destination come first, then by id. What the
+    view cannot satisfy comes back unresolved, with the sources to look at first."""
     taken: set[str] = set()
     goal: list[Condition] = []
     unresolved: list[Mention] = []
@@ -218,16 +262,16 @@ def bind(spec: GoalSpec, view: WorldView) -> Binding:
         rec = view.receptacles.get(dest)
         predicate = "in" if rec is not None and rec.container else "on"
         candidates = [o for o in usable.values() if normalise_name(o.label) == normalise_name(mention.label)
-                      and o.id not in taken]
-        candidates.sort(key=lambda o: (bool(mention.source) and o.place != mention.source,
-                                       o.place == dest and o.relation == predicate, o.id))
-        picked = candidates[: mention.count]
+                      and o.id not in taken and (not mention.source or o.place == mention.source)]
+        candidates.sort(key=lambda o: (o.place == dest and o.relation == predicate, o.id))
+        picked = candidates if mention.count == ALL else candidates[: mention.count]
         for o in picked:
             taken.add(o.id)
             goal.append(Condition(predicate, (o.id, dest)))
             chosen[o.id] = f"{mention.label}" + (f" from {mention.source}" if mention.source else "")
-        if len(picked) < mention.count:
-            unresolved.append(Mention(mention.label, mention.count - len(picked), mention.source))
+        wanted = max(mention.count, 1)
+        if len(picked) < wanted:
+            unresolved.append(Mention(mention.label, wanted - len(picked), mention.source))
     for receptacle, state in spec.states:
         rec = view.receptacles.get(receptacle)
         goal.append(Condition(state, (rec.part if rec is not None and rec.part else receptacle,)))
@@ -245,9 +289,11 @@ class ParserGoalWriter:
     def goal(self, instruction: str, view: WorldView) -> GoalResult:
         names = {**{o.label: () for o in view.objects.values()}, **self.object_names}
         receptacles = {r.id: [r.label] for r in view.receptacles.values()}
+        openable = [r.id for r in view.receptacles.values() if r.part]
         try:
-            spec = parse_instruction(instruction, names, receptacles)
+            spec = parse_instruction(instruction, names, receptacles, openable)
         except InstructionError as err:
             return GoalResult((), error=str(err))
         binding = bind(spec, view)
-        return GoalResult(binding.goal, tuple(dict.fromkeys(m.label for m in binding.unresolved)))
+        return GoalResult(binding.goal, tuple(dict.fromkeys(m.label for m in binding.unresolved)),
+                          look_first=tuple(dict.fromkeys(m.source for m in binding.unresolved if m.source)))

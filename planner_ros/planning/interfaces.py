@@ -49,6 +49,7 @@ class VerifyRequest:
     expected: tuple[Condition, ...]        # effects that should hold now
     after_s: float                         # only observations after this time count
     diagnose: bool = False
+    robot_at: str | None = None            # where the robot stands, when the caller knows (diagnosing moves)
 
 
 @dataclass(frozen=True)

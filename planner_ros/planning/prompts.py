@@ -22,6 +22,8 @@ TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
     "plan_sampling": ("skills", "scene", "instruction", "goal", "done", "errors"),
     "goal_writing": ("scene", "instruction", "errors"),
     "decide_step": ("instruction", "scene", "done", "errors", "options"),
+    "verify_question": ("cameras", "question"),
+    "diagnose_failure": ("instruction", "step", "report", "unmet", "causes", "cameras"),
 }
 
 _DOC_FIELD = re.compile(r"^#\s*\{([A-Za-z_][A-Za-z0-9_]*)\}")

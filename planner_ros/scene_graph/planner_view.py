@@ -13,7 +13,9 @@ _STATUS = {NodeStatus.VISIBLE: ObjectStatus.VISIBLE, NodeStatus.REMEMBERED: Obje
 
 
 def world_view(graph: SceneGraph) -> WorldView:
-    placed = {r.subject_id: (r.predicate, r.object_id) for r in graph.relations() if r.predicate in ("on", "in")}
+    # Support by receptacles only: a cup stacked on a bowl in the sink is in the sink for the planner.
+    placed = {r.subject_id: (r.predicate, r.object_id) for r in graph.relations()
+              if r.predicate in ("on", "in") and r.object_id in graph.map.receptacles}
     objects = {}
     for node in graph.objects():
         relation, place = ("held", "") if node.id == graph.held_id else placed.get(node.id, ("none", ""))

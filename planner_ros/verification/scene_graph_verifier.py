@@ -32,11 +32,11 @@ def whereabouts(view: WorldView, oid: str) -> str:
 
 
 def _object_of(call: SkillCall, view: WorldView) -> str:
-    for name in ("object", "target"):
-        value = call.arg(name)
-        if value and value in view.objects:
-            return value
-    return ""
+    """The object a call is about: its object argument (known to the view or not), or a target that is one."""
+    if call.arg("object"):
+        return call.arg("object")
+    target = call.arg("target")
+    return target if target in view.objects else ""
 
 
 def diagnose(call: SkillCall, code: FailureCode, reason: str, view: WorldView) -> tuple[FailureCode, str, str]:
@@ -68,6 +68,7 @@ class SceneGraphVerifier:
 
     def verify(self, request: VerifyRequest) -> Verdict:
         view = self.observer.observe(request.after_s)
+        view = view.with_robot_at(request.robot_at or view.robot_at)
         failed = tuple(c.text for c in request.expected if not condition_holds(c, view))
         outcome = request.outcome
         if not outcome.success:

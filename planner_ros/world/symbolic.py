@@ -87,7 +87,7 @@ class SymbolicHousehold:
         if entity in self.receptacles or entity in self.locations:
             return entity
         item = self.items.get(entity)
-        return None if item is None else item.location
+        return None if item is None or item.location == "robot" else item.location
 
     def relation(self, item_id: str) -> tuple[str, str]:
         item = self.items[item_id]
