@@ -3,6 +3,10 @@
 The model is a local directory written by save_pretrained (model and tokenizer together) or, only with
 local_files_only=False, a hub id. torch and transformers are imported when a model is built, so importing
 planner_ros.llm costs nothing for users of the HTTP backend.
+
+LocalGenerator holds what this backend shares with the vision-language one (planner_ros.verification.
+transformers_vlm): finding and loading the model, and generation with its sampling, stop strings, seeding and
+token counts. A subclass loads its own model classes and turns messages into model inputs.
 """
 from __future__ import annotations
 
@@ -21,16 +25,26 @@ __all__ = ["TransformersChatModel"]
 _HUB_ID = re.compile(r"\w[\w.-]*(/[\w.-]+)?")  # NAME or ORG/NAME; anything else can only be a path
 
 
-class TransformersChatModel:
-    """Chat completions from a local causal LM.
+class LocalGenerator:
+    """Chat completions from a model run in-process with transformers; a subclass supplies _load and _inputs.
 
-    The prompt is the tokenizer's chat template when it has one, else a "role: content" transcript ending in
-    "assistant:". temperature 0 decodes greedily (n identical answers from one generate call); above 0 it
-    samples n answers in one call. `seed` makes sampling reproducible per model object: each complete() call
-    draws its torch seed from a generator seeded with it, so calls differ from each other but the same seed
-    gives the same sequence of answers. Token counts: prompt tokens once per generate call, completion tokens
-    generated for every returned answer (up to and including an end-of-sequence token).
+    temperature 0 decodes greedily (n identical answers from one generate call); above 0 it samples n answers
+    in one call. `seed` makes sampling reproducible per model object: each complete() call draws its torch seed
+    from a generator seeded with it, so calls differ from each other but the same seed gives the same sequence
+    of answers. Token counts: prompt tokens once per generate call, completion tokens generated for every
+    returned answer (up to and including an end-of-sequence token).
     """
+
+    # Error messages, each subclass in its own words. Fields: {model} as given, {source} and {device} as
+    # resolved, {err} the underlying error.
+    _MISSING: str  # model is neither a directory nor a hub id
+    _NEEDS: str  # torch or transformers cannot be imported
+    _NOT_LOCAL: str  # no weights, local_files_only true
+    _NOT_ON_HUB: str  # no weights, local_files_only false
+    _CANNOT_LOAD: str  # the checkpoint is there but does not load
+
+    _model: Any
+    _tokenizer: Any
 
     def __init__(self, model: str, *, device: str = "cpu", local_files_only: bool = True,
                  seed: int | None = None) -> None:
@@ -40,9 +54,7 @@ class TransformersChatModel:
         if local.is_dir():
             self.source = str(local)
         elif not _HUB_ID.fullmatch(model):
-            raise LLMError(f"transformers model directory {model!r} does not exist: pass a directory holding a "
-                           "causal LM and its tokenizer (written by save_pretrained, or by `hf download HUB_ID "
-                           "--local-dir DIR` on a machine with network)", kind="weights")
+            raise LLMError(self._MISSING.format(model=model), kind="weights")
         else:
             self.source = model
         self.name = f"transformers:{self.source}"
@@ -50,8 +62,7 @@ class TransformersChatModel:
             import torch
             import transformers
         except ImportError as err:
-            raise LLMError(f"the transformers backend needs torch and transformers ({err}): pip install torch "
-                           "transformers into the project venv", kind="config") from err
+            raise LLMError(self._NEEDS.format(err=err), kind="config") from err
         self._torch = torch
         self._transformers = transformers
         try:
@@ -59,15 +70,14 @@ class TransformersChatModel:
         except (RuntimeError, TypeError) as err:
             raise ValueError(f"device {device!r} is not a torch device such as 'cpu' or 'cuda:0'") from err
         try:
-            self._tokenizer = transformers.AutoTokenizer.from_pretrained(
-                self.source, local_files_only=local_files_only)
-            self._model = transformers.AutoModelForCausalLM.from_pretrained(
-                self.source, local_files_only=local_files_only).to(self._device).eval()
+            self._load(local_files_only)
+        except LLMError:  # the subclass's own verdict on what it loaded
+            raise
         except OSError as err:  # what transformers and huggingface_hub raise for weights they cannot find
             raise LLMError(self._not_found(model, local_files_only, err), kind="weights") from err
         except Exception as err:  # a broken or unsupported checkpoint: many types (ValueError, KeyError, ...)
-            raise LLMError(f"cannot load a causal LM and its tokenizer from {self.source!r} on {device!r}: "
-                           f"{err}", kind="weights") from err
+            raise LLMError(self._CANNOT_LOAD.format(source=self.source, device=device, err=err),
+                           kind="weights") from err
         self._rng = random.Random(seed) if seed is not None else None
         eos = self._model.generation_config.eos_token_id
         if eos is None:
@@ -76,46 +86,25 @@ class TransformersChatModel:
         pad = self._tokenizer.pad_token_id
         self._pad_id = pad if pad is not None else (min(self._eos_ids) if self._eos_ids else 0)
 
-    @staticmethod
-    def _not_found(model: str, local_files_only: bool, err: Exception) -> str:
-        if local_files_only:
-            return (f"no model weights for {model!r}: it is not a local directory and, with local_files_only "
-                    "true, only the local Hugging Face cache is searched, which does not hold it. Pass a "
-                    "directory holding a causal LM and its tokenizer (on a machine with network run "
-                    f"`hf download {model} --local-dir DIR`, or save_pretrained both to DIR, then copy DIR "
-                    f"here), or pass local_files_only=False where the hub is reachable ({err})")
-        return (f"cannot get model weights for {model!r} from the Hugging Face hub: check the hub id and the "
-                f"network, or pass a local directory holding a causal LM and its tokenizer ({err})")
+    def _load(self, local_files_only: bool) -> None:
+        """Load self.source onto self._device: set self._model and self._tokenizer (the one decoding answers)."""
+        raise NotImplementedError
+
+    def _inputs(self, messages: Sequence[ChatMessage]) -> Any:
+        """The model inputs for these messages (input_ids and whatever else generate takes), on self._device."""
+        raise NotImplementedError
+
+    def _not_found(self, model: str, local_files_only: bool, err: Exception) -> str:
+        return (self._NOT_LOCAL if local_files_only else self._NOT_ON_HUB).format(model=model, err=err)
 
     def __repr__(self) -> str:
-        return f"TransformersChatModel({self.source!r}, device={str(self._device)!r})"
-
-    def prompt_text(self, messages: Sequence[ChatMessage]) -> str:
-        """The exact text the model is given for these messages."""
-        turns = [{"role": m.role, "content": message_text(m)} for m in messages]
-        if getattr(self._tokenizer, "chat_template", None):
-            try:
-                return self._tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
-            except Exception as err:  # jinja2 errors, and templates raise their own (e.g. "no system role")
-                roles = ", ".join(dict.fromkeys(t["role"] for t in turns))
-                raise LLMError(f"the chat template of {self.source!r} rejects these messages (roles {roles}): "
-                               f"{err}; some templates take no system message or need user and assistant "
-                               "turns to alternate", kind="config") from err
-        return "".join(f"{t['role']}: {t['content']}\n" for t in turns) + "assistant:"
+        return f"{type(self).__name__}({self.source!r}, device={str(self._device)!r})"
 
     def complete(self, messages: Sequence[ChatMessage], *, n: int = 1, temperature: float = 0.0,
                  top_p: float = 1.0, max_tokens: int = 512, stop: Sequence[str] = ()) -> Completion:
         check_sampling_args(messages, n, temperature, top_p, max_tokens, stop)
-        for i, message in enumerate(messages):
-            if message.has_images:
-                raise LLMError(f"message {i} ({message.role}) holds an image, but {self.name} is a text-only "
-                               "backend: use an OpenAI-compatible vision endpoint (backend 'openai') for images",
-                               kind="config")
         start = time.monotonic()
-        text = self.prompt_text(messages)
-        # A chat template writes its own special tokens; a plain transcript gets the tokenizer's usual ones.
-        templated = bool(getattr(self._tokenizer, "chat_template", None))
-        inputs = self._tokenizer(text, return_tensors="pt", add_special_tokens=not templated).to(self._device)
+        inputs = self._inputs(messages)
         prompt_len = inputs["input_ids"].shape[1]
         sample = temperature > 0.0
         kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": self._pad_id}
@@ -161,6 +150,58 @@ class TransformersChatModel:
         while end and row[end - 1] == self._pad_id:
             end -= 1
         return end
+
+
+class TransformersChatModel(LocalGenerator):
+    """Chat completions from a local causal LM.
+
+    The prompt is the tokenizer's chat template when it has one, else a "role: content" transcript ending in
+    "assistant:". Greedy decoding, sampling, `seed` and token counts are LocalGenerator's.
+    """
+
+    _MISSING = ("transformers model directory {model!r} does not exist: pass a directory holding a causal LM and "
+                "its tokenizer (written by save_pretrained, or by `hf download HUB_ID --local-dir DIR` on a machine "
+                "with network)")
+    _NEEDS = ("the transformers backend needs torch and transformers ({err}): pip install torch transformers into "
+              "the project venv")
+    _NOT_LOCAL = ("no model weights for {model!r}: it is not a local directory and, with local_files_only true, "
+                  "only the local Hugging Face cache is searched, which does not hold it. Pass a directory holding "
+                  "a causal LM and its tokenizer (on a machine with network run "
+                  "`hf download {model} --local-dir DIR`, or save_pretrained both to DIR, then copy DIR here), or "
+                  "pass local_files_only=False where the hub is reachable ({err})")
+    _NOT_ON_HUB = ("cannot get model weights for {model!r} from the Hugging Face hub: check the hub id and the "
+                   "network, or pass a local directory holding a causal LM and its tokenizer ({err})")
+    _CANNOT_LOAD = "cannot load a causal LM and its tokenizer from {source!r} on {device!r}: {err}"
+
+    def _load(self, local_files_only: bool) -> None:
+        self._tokenizer = self._transformers.AutoTokenizer.from_pretrained(
+            self.source, local_files_only=local_files_only)
+        self._model = self._transformers.AutoModelForCausalLM.from_pretrained(
+            self.source, local_files_only=local_files_only).to(self._device).eval()
+
+    def prompt_text(self, messages: Sequence[ChatMessage]) -> str:
+        """The exact text the model is given for these messages."""
+        turns = [{"role": m.role, "content": message_text(m)} for m in messages]
+        if getattr(self._tokenizer, "chat_template", None):
+            try:
+                return self._tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+            except Exception as err:  # jinja2 errors, and templates raise their own (e.g. "no system role")
+                roles = ", ".join(dict.fromkeys(t["role"] for t in turns))
+                raise LLMError(f"the chat template of {self.source!r} rejects these messages (roles {roles}): "
+                               f"{err}; some templates take no system message or need user and assistant "
+                               "turns to alternate", kind="config") from err
+        return "".join(f"{t['role']}: {t['content']}\n" for t in turns) + "assistant:"
+
+    def _inputs(self, messages: Sequence[ChatMessage]) -> Any:
+        for i, message in enumerate(messages):
+            if message.has_images:
+                raise LLMError(f"message {i} ({message.role}) holds an image, but {self.name} is a text-only "
+                               "backend: use an OpenAI-compatible vision endpoint (backend 'openai') for images",
+                               kind="config")
+        text = self.prompt_text(messages)
+        # A chat template writes its own special tokens; a plain transcript gets the tokenizer's usual ones.
+        templated = bool(getattr(self._tokenizer, "chat_template", None))
+        return self._tokenizer(text, return_tensors="pt", add_special_tokens=not templated).to(self._device)
 
 
 def _stop_criterion(transformers: Any, tokenizer: Any, stop: Sequence[str], prompt_len: int) -> Any:

@@ -40,6 +40,20 @@ def spin_node(factory: Callable[[], Node], *, threads: int = 2, args: list[str] 
     return 1 if getattr(node, "fatal_error", None) else 0
 
 
+def run_once(factory: Callable[[], Node], *, args: list[str] | None = None) -> int:
+    """For client nodes that do one job and exit: create the node, return its run() exit code (130 on Ctrl-C)."""
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = factory()
+    try:
+        return node.run()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
 class StartupError(RuntimeError):
     """A node cannot start (bad parameter, missing file); the message says what to fix."""
 

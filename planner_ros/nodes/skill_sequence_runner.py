@@ -19,7 +19,6 @@ Exit codes: 0 all outcomes (and the goal) as expected; 1 some differed; 2 no ser
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -30,7 +29,7 @@ from rclpy.action import ActionClient
 from rclpy.node import Node
 
 from planner_ros import conversions as cs
-from planner_ros.nodes._common import declare
+from planner_ros.nodes._common import declare, run_once
 from planner_ros.nodes._ground_truth import check_goal
 from planner_ros.paths import config_dir, runs_dir
 from planner_ros.sim.scenario import ScenarioError, find_scenario, load_scenarios
@@ -155,16 +154,7 @@ class SkillSequenceRunner(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = SkillSequenceRunner()
-    try:
-        return node.run()
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return run_once(SkillSequenceRunner, args=args)
 
 
 if __name__ == "__main__":

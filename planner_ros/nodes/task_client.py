@@ -14,7 +14,6 @@ Exit codes: 0 success (and the goal holds in ground truth, with a scenario); 1 t
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from rclpy.action import ActionClient
 from rclpy.node import Node
 
 from planner_ros import conversions as cs
-from planner_ros.nodes._common import declare
+from planner_ros.nodes._common import declare, run_once
 from planner_ros.nodes._ground_truth import check_goal
 from planner_ros.paths import config_dir, runs_dir
 from planner_ros.sim.scenario import ScenarioError, find_scenario, load_scenarios
@@ -101,16 +100,7 @@ class TaskClient(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = TaskClient()
-    try:
-        return node.run()
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return run_once(TaskClient, args=args)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,7 @@ from planner_ros.llm import ChatMessage, ChatModel, LLMError
 from planner_ros.perception.vocabulary import DEFAULT_SIMILARITY_THRESHOLD, TextEmbedder
 from planner_ros.planning.conditions import PREDICATES, Condition, GoalError, parse_condition
 from planner_ros.planning.executive import GoalResult
-from planner_ros.planning.plan_text import (
-    MAX_LINE_CHARS, MAX_LINES, MAX_TEXT_CHARS, NameResolver, clean_line, excerpt, is_stop_line, parse_plan_text,
-    split_arguments,
-)
+from planner_ros.planning.plan_text import AnswerLines, NameResolver, excerpt, parse_plan_text, split_arguments
 from planner_ros.planning.prompts import TEMPLATE_FIELDS, load_template, scene_text
 from planner_ros.planning.sampling import PlanRequest, SampledPlan, SamplingError, SamplingResult, distinct
 from planner_ros.planning.world import WorldView
@@ -141,20 +138,7 @@ def parse_goal_text(text: str, view: WorldView, resolver: NameResolver) -> GoalT
     missing: list[str] = []
     invalid: list[str] = []
     mapped: list[str] = []
-    seen = 0
-    for raw_line in str(text or "")[:MAX_TEXT_CHARS].splitlines():
-        if not raw_line.strip():
-            continue
-        seen += 1
-        if seen > MAX_LINES:
-            invalid.append(f"{excerpt(raw_line)}: more than {MAX_LINES} lines; the rest is ignored")
-            break
-        if len(raw_line) > MAX_LINE_CHARS:
-            invalid.append(f"{excerpt(raw_line)}: longer than {MAX_LINE_CHARS} characters")
-            continue
-        line = clean_line(raw_line)
-        if is_stop_line(line):
-            break
+    for line in AnswerLines(text, invalid):
         if "(" not in line:
             continue  # prose ("Goal:")
         match = _CONDITION.match(line)

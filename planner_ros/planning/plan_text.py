@@ -262,6 +262,34 @@ def parse_step(line: str, skills: SkillLibrary, resolver: NameResolver) -> tuple
     return skills.validate(spec.name, arguments), mapped
 
 
+class AnswerLines:
+    """The cleaned, non-blank lines of a model's answer, within the length limits and up to a 'done'/'end'
+    line. Lines cut for a limit are described in `problems`; `truncated` says when the rest was ignored."""
+
+    def __init__(self, text: str, problems: list[str]) -> None:
+        self.text = str(text or "")[:MAX_TEXT_CHARS]
+        self.problems = problems
+        self.truncated = ""
+
+    def __iter__(self):
+        seen = 0
+        for raw_line in self.text.splitlines():
+            if not raw_line.strip():
+                continue
+            seen += 1
+            if seen > MAX_LINES:
+                self.truncated = f"longer than {MAX_LINES} lines"
+                self.problems.append(f"{excerpt(raw_line)}: {self.truncated}; the rest is ignored")
+                return
+            if len(raw_line) > MAX_LINE_CHARS:
+                self.problems.append(f"{excerpt(raw_line)}: longer than {MAX_LINE_CHARS} characters")
+                continue
+            line = clean_line(raw_line)
+            if is_stop_line(line):
+                return
+            yield line
+
+
 def parse_plan_text(text: str, skills: SkillLibrary, view: WorldView, *,
                     synonyms: Mapping[str, Sequence[str]] | None = None, embedder: TextEmbedder | None = None,
                     threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
@@ -278,21 +306,8 @@ def parse_plan_text(text: str, skills: SkillLibrary, view: WorldView, *,
     mapped: dict[str, None] = {}
     text = str(text or "")
     truncated = f"longer than {MAX_TEXT_CHARS} characters" if len(text) > MAX_TEXT_CHARS else ""
-    seen = 0
-    for raw_line in text[:MAX_TEXT_CHARS].splitlines():
-        if not raw_line.strip():
-            continue
-        seen += 1
-        if seen > MAX_LINES:
-            truncated = f"longer than {MAX_LINES} lines"
-            dropped.append(f"{excerpt(raw_line)}: {truncated}; the rest is ignored")
-            break
-        if len(raw_line) > MAX_LINE_CHARS:
-            dropped.append(f"{excerpt(raw_line)}: longer than {MAX_LINE_CHARS} characters")
-            continue
-        line = clean_line(raw_line)
-        if is_stop_line(line):
-            break
+    lines = AnswerLines(text, dropped)
+    for line in lines:
         if steps and _SECTION.match(line):
             break  # the model went on to write another example or prompt section
         if not (_CALL.match(line) or _ATTEMPT.search(line)):
@@ -308,4 +323,4 @@ def parse_plan_text(text: str, skills: SkillLibrary, view: WorldView, *,
             continue
         steps.append(call)
         mapped.update(dict.fromkeys(names))
-    return ParsedPlan(tuple(steps), tuple(dropped), tuple(mapped), truncated)
+    return ParsedPlan(tuple(steps), tuple(dropped), tuple(mapped), lines.truncated or truncated)
