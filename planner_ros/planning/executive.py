@@ -53,7 +53,9 @@ class GoalResult:
 class GoalWriter(Protocol):
     name: str
 
-    def goal(self, instruction: str, view: WorldView) -> GoalResult: ...
+    def goal(self, instruction: str, view: WorldView, *, searched: bool = False) -> GoalResult:
+        """Goal conditions for instruction over view's ids; searched: a second call after searching for
+        what the first could not bind (a writer may then accept objects away from the place the task named)."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ class TreePlanner:
             raise _Stop(result.error)
         if result.missing_labels:
             self._search(result.missing_labels, first=result.look_first)
-            result = self.goal_writer.goal(self.instruction, self._view())
+            result = self.goal_writer.goal(self.instruction, self._view(), searched=True)
             self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
             if result.error or result.missing_labels:
                 raise _Stop(result.error or f"could not find {', '.join(result.missing_labels)} after searching")

@@ -249,10 +249,11 @@ def parse_instruction(instruction: str, object_names: Mapping[str, Sequence[str]
     return GoalSpec(tuple(placements), tuple(dict.fromkeys(states)))
 
 
-def bind(spec: GoalSpec, view: WorldView) -> Binding:
+def bind(spec: GoalSpec, view: WorldView, *, strict_source: bool = True) -> Binding:
     """Goal conditions over the view's ids. A mention with a source ("the plate from the cabinet") binds only
-    instances there; otherwise instances not already at the destination come first, then by id. What the
-    view cannot satisfy comes back unresolved, with the sources to look at first."""
+    instances there (with strict_source; after the source was searched, instances elsewhere too: the object
+    may have been moved); otherwise instances not already at the destination come first, then by id. What
+    the view cannot satisfy comes back unresolved, with the sources to look at first."""
     taken: set[str] = set()
     goal: list[Condition] = []
     unresolved: list[Mention] = []
@@ -262,8 +263,9 @@ def bind(spec: GoalSpec, view: WorldView) -> Binding:
         rec = view.receptacles.get(dest)
         predicate = "in" if rec is not None and rec.container else "on"
         candidates = [o for o in usable.values() if normalise_name(o.label) == normalise_name(mention.label)
-                      and o.id not in taken and (not mention.source or o.place == mention.source)]
-        candidates.sort(key=lambda o: (o.place == dest and o.relation == predicate, o.id))
+                      and o.id not in taken and (not (strict_source and mention.source) or o.place == mention.source)]
+        candidates.sort(key=lambda o: (bool(mention.source) and o.place != mention.source,
+                                       o.place == dest and o.relation == predicate, o.id))
         picked = candidates if mention.count == ALL else candidates[: mention.count]
         for o in picked:
             taken.add(o.id)
@@ -286,7 +288,8 @@ class ParserGoalWriter:
     def __init__(self, object_names: Mapping[str, Sequence[str]]) -> None:
         self.object_names = dict(object_names)
 
-    def goal(self, instruction: str, view: WorldView) -> GoalResult:
+    def goal(self, instruction: str, view: WorldView, *, searched: bool = False) -> GoalResult:
+        """searched: the places the task names were looked at; objects found elsewhere may stand in."""
         names = {**{o.label: () for o in view.objects.values()}, **self.object_names}
         receptacles = {r.id: [r.label] for r in view.receptacles.values()}
         openable = [r.id for r in view.receptacles.values() if r.part]
@@ -294,6 +297,6 @@ class ParserGoalWriter:
             spec = parse_instruction(instruction, names, receptacles, openable)
         except InstructionError as err:
             return GoalResult((), error=str(err))
-        binding = bind(spec, view)
+        binding = bind(spec, view, strict_source=not searched)
         return GoalResult(binding.goal, tuple(dict.fromkeys(m.label for m in binding.unresolved)),
                           look_first=tuple(dict.fromkeys(m.source for m in binding.unresolved if m.source)))

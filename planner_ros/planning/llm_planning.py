@@ -223,7 +223,8 @@ class LLMGoalWriter:
     def prompt(self, instruction: str, view: WorldView, errors: Sequence[str] = ()) -> str:
         return self.template.format(scene=scene_text(view), instruction=instruction, errors=_bullets(errors, "none"))
 
-    def goal(self, instruction: str, view: WorldView) -> GoalResult:
+    def goal(self, instruction: str, view: WorldView, *, searched: bool = False) -> GoalResult:
+        # The model sees the whole scene after a search too; `searched` changes nothing for it.
         resolver = NameResolver(view, synonyms=self.synonyms, embedder=self.embedder, threshold=self.threshold)
         errors: list[str] = []
         calls = prompt_tokens = completion_tokens = 0

@@ -300,3 +300,13 @@ def test_a_plural_without_a_number_means_every_one_and_a_source_binds_only_what_
     # "a plate out of the cabinet": the plate on the counter is not that plate; look in the cabinet first.
     result = ParserGoalWriter(ALIASES).goal("Take a plate out of the cabinet and put it on the table.", view)
     assert result.goal == () and result.missing_labels == ("plate",) and result.look_first == ("cabinet",)
+
+
+def test_after_searching_the_named_source_an_object_elsewhere_stands_in():
+    # "Fetch the mug from the shelf" when someone moved it to the counter: look at the shelf first, then take it.
+    view = kitchen({"mug_1": ("mug", "counter")})
+    writer = ParserGoalWriter(ALIASES)
+    first = writer.goal("Fetch the mug from the shelf and put it on the table.", view)
+    assert first.goal == () and first.look_first == ("shelf",)
+    assert goal_texts(writer.goal("Fetch the mug from the shelf and put it on the table.", view,
+                                  searched=True).goal) == Counter(["on(mug_1, table)"])
