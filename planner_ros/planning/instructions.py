@@ -297,6 +297,16 @@ class ParserGoalWriter:
             spec = parse_instruction(instruction, names, receptacles, openable)
         except InstructionError as err:
             return GoalResult((), error=str(err))
+        if searched:
+            # An object found away from the place the task named may stand in (it was moved), but only if
+            # that place was seen into: a container still closed (locked, jammed) may hold the very object.
+            closed = {r.id for r in view.receptacles.values() if not r.is_open}
+            unseen = [m for m in bind(spec, view).unresolved if m.source in closed]
+            if unseen:
+                where = ", ".join(sorted({m.source for m in unseen}))
+                return GoalResult((), tuple(dict.fromkeys(m.label for m in unseen)),
+                                  error=f"could not look into {where} (closed; locked or jammed?), where the task "
+                                        f"says the {', '.join(dict.fromkeys(m.label for m in unseen))} is")
         binding = bind(spec, view, strict_source=not searched)
         return GoalResult(binding.goal, tuple(dict.fromkeys(m.label for m in binding.unresolved)),
                           look_first=tuple(dict.fromkeys(m.source for m in binding.unresolved if m.source)))

@@ -310,3 +310,11 @@ def test_after_searching_the_named_source_an_object_elsewhere_stands_in():
     assert first.goal == () and first.look_first == ("shelf",)
     assert goal_texts(writer.goal("Fetch the mug from the shelf and put it on the table.", view,
                                   searched=True).goal) == Counter(["on(mug_1, table)"])
+
+
+def test_no_stand_in_for_an_object_in_a_container_the_robot_could_not_open():
+    # "a plate out of the cabinet" with the cabinet locked: a plate on the counter is not that plate.
+    view = kitchen({"plate_1": ("plate", "counter")})
+    result = ParserGoalWriter(ALIASES).goal("Take a plate out of the cabinet and put it on the table.", view,
+                                            searched=True)
+    assert result.goal == () and "could not look into cabinet" in result.error
