@@ -64,24 +64,62 @@ def _mean(values) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def report(rows: list[dict]) -> str:
-    lines = ["| set | episodes | success | goal recall | executability | skill calls | corrections | replans | "
-             "sim s | wall s |", "|---|---|---|---|---|---|---|---|---|---|"]
+def infeasible_reason(scenario) -> str:
+    """Why no planner can reach this fault variant's goal in this world, decided from the task file alone
+    (before any run): "" when the fault can be recovered from. Rules: a locked or jammed door or drawer the
+    goal needs (an object must go in or come out of what it closes, or it must end open); a goal object taken
+    out of the house; an obstacle on a goal destination; an object slipping from the gripper while driving
+    (it lands on the floor, and the arm grasps only from above onto furniture)."""
+    goal_objects = {c.args[0] for c in scenario.goal if c.predicate in ("on", "in", "held")}
+    destinations = {c.args[1] for c in scenario.goal if c.predicate in ("on", "in")}
+    parts_needed = {c.args[0] for c in scenario.goal if c.predicate in ("open", "closed") and not c.negated}
+    for fault in scenario.faults:
+        kind, target = fault.type.value, fault.target
+        if kind in ("locked", "jammed"):
+            receptacle = target.removesuffix("_door")
+            starts_inside = any(scenario.objects[o].location == receptacle for o in goal_objects if o in scenario.objects)
+            if receptacle in destinations or starts_inside or (kind == "jammed" and target in parts_needed):
+                return f"{target} is {kind} and the goal needs it open"
+        elif kind == "missing" and target in goal_objects:
+            return f"{target} is taken out of the house"
+        elif kind == "obstacle" and target in destinations:
+            return f"an obstacle covers {target}, a goal destination"
+        elif kind == "slip" and fault.on_skill == "navigate_to":
+            return f"{target} slips while driving and lands on the floor, out of the arm's reach"
+    return ""
+
+
+def _row(key: str, g: list[dict]) -> str:
+    m = [r["metrics"] for r in g]
+    won = sum(r["success"] for r in g)
+    return (f"| {key} | {len(g)} | {won}/{len(g)} ({won / len(g):.0%}) | {_mean(r['goal_condition_recall'] for r in g):.2f} | "
+            f"{_mean(x['executability'] for x in m):.2f} | {_mean(x['skill_calls'] for x in m):.1f} | "
+            f"{_mean(x['corrections'] for x in m):.2f} | {_mean(x['replans'] for x in m):.2f} | "
+            f"{_mean(x['llm_calls'] for x in m):.0f} | {_mean(x['sim_time_s'] for x in m):.0f} | "
+            f"{_mean(x['wall_time_s'] for x in m):.0f} |")
+
+
+def report(rows: list[dict], scenarios: dict) -> str:
+    """The table: clean and fault variants, fault variants split into recoverable and infeasible by
+    construction (infeasible_reason, decided from the task files), and per fault type."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         groups[r["variant"]].append(r)
         if r["variant"] == "fault":
+            reason = infeasible_reason(scenarios[r["scenario"]])
+            groups["fault, infeasible by construction" if reason else "fault, recoverable"].append(r)
             groups[f"fault: {r['fault']}"].append(r)
-    for key in ["clean", "fault"] + sorted(k for k in groups if k.startswith("fault: ")):
-        g = groups.get(key)
-        if not g:
-            continue
-        m = [r["metrics"] for r in g]
-        lines.append(f"| {key} | {len(g)} | {sum(r['success'] for r in g)}/{len(g)} "
-                     f"({sum(r['success'] for r in g) / len(g):.0%}) | {_mean(r['goal_condition_recall'] for r in g):.2f} | "
-                     f"{_mean(x['executability'] for x in m):.2f} | {_mean(x['skill_calls'] for x in m):.1f} | "
-                     f"{_mean(x['corrections'] for x in m):.2f} | {_mean(x['replans'] for x in m):.2f} | "
-                     f"{_mean(x['sim_time_s'] for x in m):.0f} | {_mean(x['wall_time_s'] for x in m):.0f} |")
+    lines = ["| set | episodes | success (ground truth) | goal recall | executability | skill calls | corrections | "
+             "replans | LLM calls | sim s | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    keys = ["clean", "fault", "fault, recoverable", "fault, infeasible by construction"]
+    lines += [_row(k, groups[k]) for k in keys + sorted(k for k in groups if k.startswith("fault: ")) if groups.get(k)]
+    infeasible = groups.get("fault, infeasible by construction", [])
+    false_success = [r["scenario"] for r in rows if r["planner_believed_success"] and not r["success"]]
+    lines.append("")
+    lines.append(f"Infeasible fault variants the planner reported as failed (no false success): "
+                 f"{sum(not r['planner_believed_success'] for r in infeasible)}/{len(infeasible)}. "
+                 f"Episodes where the planner believed it succeeded but ground truth disagrees: "
+                 f"{len(false_success)}{' (' + ', '.join(false_success) + ')' if false_success else ''}.")
     return "\n".join(lines)
 
 
@@ -116,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{i}/{len(todo)}] {row['scenario']}: {'ok' if row['success'] else 'FAILED'} "
                   f"({row['episode_wall_s']} s) {row['summary'][:100]}", flush=True)
     rows = [done[n] for n in names if n in done]
-    table = report(rows)
+    table = report(rows, load_scenarios(config_dir() / "tasks"))
     (out / "report.md").write_text(table + "\n")
     print(table)
     return 0
