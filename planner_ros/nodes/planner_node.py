@@ -205,7 +205,6 @@ class PlannerNode(Node):
         c = self.components
         planner = TreePlanner(DEFAULT_SKILLS, c.goal_writer, c.sampler, c.decider, robot, robot, robot, settings,
                               on_event=on_event, on_tree=on_tree, should_cancel=should_cancel, describe=c.describe)
-        planner.phase = "grounding"
         self.get_logger().info(f"task {task_id}: {goal.instruction}")
         result = planner.run(goal.instruction, task_id)
         record = self._record(task_id, goal.instruction, result)

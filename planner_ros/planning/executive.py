@@ -135,6 +135,7 @@ class TreePlanner:
         self.on_tree = on_tree
         self.should_cancel = should_cancel or (lambda: False)
         self.describe = describe
+        self.phase, self.current_step = "grounding", ""   # what feedback reports, before and during a task
 
     # -- the task -------------------------------------------------------------------------------------
     def run(self, instruction: str, task_id: str = "task") -> TaskResult:
@@ -161,6 +162,7 @@ class TreePlanner:
 
     def _reset(self, instruction: str, task_id: str) -> None:
         self.instruction, self.task_id = instruction, task_id
+        self._phase("grounding")
         self.metrics = TaskMetrics()
         self.events: list[dict[str, Any]] = []
         self.trees: list[ActionTree] = []
@@ -263,9 +265,11 @@ class TreePlanner:
                 self.knowledge = self.knowledge.merged(Knowledge(missing=frozenset({oid}),
                                                                  notes=(f"{oid} was searched for and not found",)))
 
-    def _lost(self, obj) -> bool:
-        """Missing, or lying nowhere the skills can take it from (after a slip, before perception re-finds it)."""
-        return obj.status is ObjectStatus.MISSING or (obj.relation == "none" and obj.id != self._view().holding)
+    @staticmethod
+    def _lost(obj) -> bool:
+        """Missing, or lying nowhere the skills can take it from (after a slip, before perception re-finds it).
+        A held object is not lost: every view gives it the relation "held"."""
+        return obj.status is ObjectStatus.MISSING or obj.relation == "none"
 
     def _sample(self) -> ActionTree:
         self._recover_missing()
