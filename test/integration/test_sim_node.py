@@ -54,12 +54,17 @@ class Probe(Node):
         for t in msg.transforms:
             self.static[t.child_frame_id] = t
 
-    def wait_for(self, topics, timeout_s: float = 30.0) -> None:
+    def wait_for(self, topics, timeout_s: float = 30.0, static_frames=()) -> None:
+        """Spin until every topic has a message and every static frame arrived: the latched /tf_static
+        can match after the streaming topics have already delivered."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not all(t in self.latest for t in topics):
+
+        def missing() -> list[str]:
+            return [t for t in topics if t not in self.latest] + [f for f in static_frames if f not in self.static]
+
+        while time.monotonic() < deadline and missing():
             rclpy.spin_once(self, timeout_sec=0.1)
-        missing = [t for t in topics if t not in self.latest]
-        assert not missing, f"no messages on {missing} within {timeout_s} s"
+        assert not missing(), f"no messages on {missing()} within {timeout_s} s"
 
     def call(self, client, request, timeout_s: float = 60.0):
         assert client.wait_for_service(timeout_sec=20)
@@ -89,7 +94,7 @@ def test_cameras_tf_clock_and_ground_truth(sim):
     probe, _, _ = sim
     probe.wait_for(["/kitchen_overview/color/image_raw", "/kitchen_overview/depth/image_raw",
                     "/kitchen_overview/color/camera_info", "/head_rgbd/depth/image_raw", "/clock", "/tf",
-                    "/sim/ground_truth"])
+                    "/sim/ground_truth"], static_frames=["kitchen_overview_optical_frame"])
     color, depth = probe.latest["/kitchen_overview/color/image_raw"], probe.latest["/kitchen_overview/depth/image_raw"]
     assert (color.encoding, color.width, color.height) == ("rgb8", 640, 480)
     assert depth.encoding == "32FC1" and depth.header.frame_id == "kitchen_overview_optical_frame"
@@ -108,7 +113,8 @@ def test_depth_with_camera_info_and_tf_lands_on_objects(sim):
     published CameraInfo and /tf_static, and compare with the object's true top surface."""
     probe, _, _ = sim
     probe.latest.pop("/kitchen_overview/depth/image_raw", None)
-    probe.wait_for(["/kitchen_overview/depth/image_raw", "/sim/ground_truth"])
+    probe.wait_for(["/kitchen_overview/depth/image_raw", "/sim/ground_truth"],
+                   static_frames=["kitchen_overview_optical_frame"])
     depth = cs.depth_to_metres(probe.latest["/kitchen_overview/depth/image_raw"])
     K = cs.camera_info_to_intrinsics(probe.latest["/kitchen_overview/color/camera_info"])
     world_from_optical = cs.transform_to_core(probe.static["kitchen_overview_optical_frame"].transform).as_matrix()
