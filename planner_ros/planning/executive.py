@@ -19,7 +19,7 @@ from planner_ros.planning.affordance import (apply_effects, condition_holds, eff
 from planner_ros.planning.conditions import Condition
 from planner_ros.planning.deciders import Decider, DecisionContext
 from planner_ros.planning.interfaces import Executor, Observer, Verdict, VerdictStatus, Verifier, VerifyRequest
-from planner_ros.planning.sampling import PlanRequest, PlanSampler, SamplingError
+from planner_ros.planning.sampling import PlanRequest, PlanSampler, SampledPlan, SamplingError
 from planner_ros.planning.tree import ActionTree, NodeStatus
 from planner_ros.planning.world import Knowledge, ObjectStatus, WorldView
 from planner_ros.skills import FailureCode, SkillCall, SkillLibrary
@@ -77,6 +77,7 @@ class TaskMetrics:
     skill_calls: int = 0
     corrections: int = 0
     replans: int = 0
+    planner_calls: int = 0        # sampler invocations (one LLM prompt sampled N times, or one K* search)
     llm_calls: int = 0
     vlm_calls: int = 0
     prompt_tokens: int = 0
@@ -109,7 +110,9 @@ class TaskResult:
                 "trees": self.trees}
 
 
-class _Stop(Exception):
+class TaskStopped(Exception):
+    """Ends a task early (a limit, a cancel, an unrecoverable failure); summary says why."""
+
     def __init__(self, summary: str) -> None:
         super().__init__(summary)
         self.summary = summary
@@ -144,7 +147,7 @@ class TreePlanner:
         try:
             summary = self._run()
             success = True
-        except _Stop as stop:
+        except TaskStopped as stop:
             summary, success = stop.summary, False
         view = self._view()
         m = self.metrics
@@ -189,7 +192,7 @@ class TreePlanner:
             outcome = self._walk(tree)
             if outcome == "success":
                 return f"the goal holds after {self.metrics.skill_calls} skill call(s)"
-        raise _Stop(f"gave up after {self.metrics.replans} replan(s): " + (self.diagnoses[-1] if self.diagnoses
+        raise TaskStopped(f"gave up after {self.metrics.replans} replan(s): " + (self.diagnoses[-1] if self.diagnoses
                                                                             else "no plan reached the goal"))
 
     # -- grounding and search (TaPA: look before declaring an object absent) ---------------------------
@@ -198,13 +201,13 @@ class TreePlanner:
         result = self.goal_writer.goal(self.instruction, self._view(after_s=self.observer.now_s()))
         self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
         if result.error:
-            raise _Stop(result.error)
+            raise TaskStopped(result.error)
         if result.missing_labels:
             self._search(result.missing_labels, first=result.look_first)
             result = self.goal_writer.goal(self.instruction, self._view(), searched=True)
             self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
             if result.error or result.missing_labels:
-                raise _Stop(result.error or f"could not find {', '.join(result.missing_labels)} after searching")
+                raise TaskStopped(result.error or f"could not find {', '.join(result.missing_labels)} after searching")
         self.goal = result.goal
         self._emit("goal_grounded", detail=", ".join(c.text for c in self.goal), goal=[c.text for c in self.goal])
 
@@ -271,25 +274,30 @@ class TreePlanner:
         A held object is not lost: every view gives it the relation "held"."""
         return obj.status is ObjectStatus.MISSING or obj.relation == "none"
 
-    def _sample(self) -> ActionTree:
+    def _sample_plans(self, num_plans: int) -> list[SampledPlan]:
+        """One sampler call from the current state (with what was done and learnt so far)."""
         self._recover_missing()
         self._phase("sampling")
-        view = self._view()
-        request = PlanRequest(self.instruction, self.goal, view, self.skills, self.settings.num_plans,
+        request = PlanRequest(self.instruction, self.goal, self._view(), self.skills, num_plans,
                               tuple(self.done_steps), tuple(self.diagnoses))
         try:
             result = self.sampler.sample(request)
         except SamplingError as err:
-            raise _Stop(f"the plan sampler failed: {err}") from None
+            raise TaskStopped(f"the plan sampler failed: {err}") from None
+        self.metrics.planner_calls += 1
         self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
         for raw, why in result.rejected:
             self._emit("plan_rejected", detail=why, plan=raw)
         if not result.plans:
-            raise _Stop(result.note or "the sampler returned no valid plan")
-        tree = ActionTree([p.steps for p in result.plans])
+            raise TaskStopped(result.note or "the sampler returned no valid plan")
+        return list(result.plans)
+
+    def _sample(self) -> ActionTree:
+        plans = self._sample_plans(self.settings.num_plans)
+        tree = ActionTree([p.steps for p in plans])
         self.trees.append(tree)
-        self._emit("plans_sampled", detail=f"{len(result.plans)} plan(s) -> {len(tree.nodes)} tree nodes",
-                   sampler=self.sampler.name, plans=tree.plan_texts(), dropped=[d for p in result.plans for d in p.dropped])
+        self._emit("plans_sampled", detail=f"{len(plans)} plan(s) -> {len(tree.nodes)} tree nodes",
+                   sampler=self.sampler.name, plans=tree.plan_texts(), dropped=[d for p in plans for d in p.dropped])
         self._publish(tree, -1)
         return tree
 
@@ -301,7 +309,7 @@ class TreePlanner:
         errors: dict[int, list[str]] = {}
         while True:
             if self.should_cancel():
-                raise _Stop("canceled")
+                raise TaskStopped("canceled")
             view = self._view()
             if self._goal_holds(view):
                 return "success"
@@ -366,7 +374,7 @@ class TreePlanner:
                 text = f"{call.text} failed: {verdict.diagnosis_text or verdict.reason}"
                 self._learn(verdict, call)
                 if self.metrics.corrections > self.settings.max_corrections:
-                    raise _Stop(f"more than {self.settings.max_corrections} corrections; last: {text}")
+                    raise TaskStopped(f"more than {self.settings.max_corrections} corrections; last: {text}")
                 if verdict.diagnosis in REPLAN_CODES:
                     self.diagnoses.append(text)
                     return "replan"
@@ -413,7 +421,7 @@ class TreePlanner:
         self._emit("step_executed", step=call.text, detail=outcome.reason or "ok", success=outcome.success,
                    code=outcome.code.name, duration_s=round(outcome.duration_s, 3))
         if self.metrics.skill_calls > self.settings.max_skill_calls:
-            raise _Stop(f"more than {self.settings.max_skill_calls} skill calls")
+            raise TaskStopped(f"more than {self.settings.max_skill_calls} skill calls")
         return outcome
 
     def _learn(self, verdict: Verdict, call: SkillCall) -> None:
