@@ -136,6 +136,19 @@ def cmd_eval_scene_graph(args: argparse.Namespace) -> int:
     return _eval_output(format_report(report), report.to_json(), args.json)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from planner_ros.bench.runner import options_from_args, run_bench
+
+    options = options_from_args(args, ["planner-ros", *sys.argv[1:]])
+    if options.parameters:
+        from planner_ros.bench.configs import load_parameters
+        from planner_ros.planning.components import build_components
+
+        build_components(load_parameters(Path(options.parameters))[0])  # refuse a bad config before any episode
+    run_bench(options)
+    return 0
+
+
 def _add_detector_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="embedded",
                         help="detector backend (default: embedded; oracle reads the simulator's segmentation)")
@@ -193,6 +206,24 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--first-seed", type=int, help="first held-out seed (default: the first of the range)")
     graph.add_argument("--json", type=Path, help="also write the report as JSON here")
     graph.set_defaults(func=cmd_eval_scene_graph)
+
+    bench = sub.add_parser("bench", help="the closed loop and its baselines on the task suite, side by side",
+                           description="Run the task suite of the embedded world (clean and fault variants, held-out "
+                                       "seeds) under several planner configurations in one harness; write "
+                                       "results.json, report.md and success.png under runs/.")
+    bench.add_argument("--full", action="store_true", help="every scenario (default: the quick set, under 30 min)")
+    bench.add_argument("--seeds", type=int, default=1, help="held-out seeds per scenario (default 1, at most 10)")
+    bench.add_argument("--suite-seeds", action="store_true", help="the task files' own seeds (used in development)")
+    bench.add_argument("--configurations", default="open_loop,iterative,tree_backtrack,full",
+                       help="comma-separated: open_loop, iterative, tree_backtrack, full")
+    bench.add_argument("--only", default="", help="comma-separated scenario names (task_id:clean|fault)")
+    bench.add_argument("--workers", type=int, default=2, help="parallel episode processes (default 2)")
+    bench.add_argument("--detector", default="embedded", help="detector backend (embedded | oracle)")
+    bench.add_argument("--parameters", help="planner parameters YAML (config/params/planner.yaml's format) choosing "
+                                            "the goal writer, sampler, decider and language model")
+    bench.add_argument("--no-stages", action="store_true", help="skip the perception and scene-graph figures")
+    bench.add_argument("--out", type=Path, help="run folder (an existing one resumes; default runs/bench_*)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

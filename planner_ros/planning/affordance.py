@@ -98,7 +98,9 @@ def expected_effects(call: SkillCall, view: WorldView) -> tuple[Condition, ...]:
         owner = view.part_owner(call.arg("target"))
         part = view.receptacles[owner].part if owner in view.receptacles else call.arg("target")
         return (Condition("open" if skill == "open" else "closed", (part,)),)
-    return ()  # navigate_to: the robot's own odometry, not something the scene graph shows
+    # navigate_to: arriving is the robot's own odometry, not something the scene graph shows; what it
+    # carries must still be in the gripper on arrival (an object can slip while driving).
+    return (Condition("held", (view.holding,)),) if view.holding else ()
 
 
 def effects_hold(call: SkillCall, view: WorldView) -> bool:

@@ -83,6 +83,7 @@ class SimRobot:
         self.fresh_timeout_s = fresh_timeout_s
         self._held: str | None = None
         self._grasping = ""
+        self.resolved_ids: dict[str, str] = {}   # scene-graph id -> the simulated object it was last acted on as
         self._run_for(warmup_s)
 
     def close(self) -> None:
@@ -127,6 +128,7 @@ class SimRobot:
         translated = self._to_sim(call)
         if isinstance(translated, SkillOutcome):
             return translated
+        self.resolved_ids.update((v, t) for (_, v), (_, t) in zip(call.arguments, translated.arguments) if v != t)
         self._grasping = call.arg("object", "") if call.skill == "pick" else self._grasping
         job = self.engine.start(translated, self.step_timeout_s)
         while not job.done.is_set():

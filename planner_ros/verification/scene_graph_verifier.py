@@ -9,6 +9,7 @@ gives, in words the planner can put into a replanning prompt.
 from __future__ import annotations
 
 from planner_ros.planning.affordance import condition_holds
+from planner_ros.planning.conditions import Condition
 from planner_ros.planning.interfaces import Observer, Verdict, VerdictStatus, VerifyRequest
 from planner_ros.planning.world import ObjectStatus, WorldView
 from planner_ros.skills import FailureCode, SkillCall
@@ -82,14 +83,18 @@ class SceneGraphVerifier:
             return Verdict(VerdictStatus.SUCCESS, 0.6, "the executor succeeded; nothing the scene graph shows to "
                                                        "check for this skill", backend=BACKEND)
         if failed:
-            code, text, subject = self._unmet(request.call, view)
+            code, text, subject = self._unmet(request.call, view, request.expected)
             return Verdict(VerdictStatus.FAILURE, 0.8, f"not observed after {request.call.text}: {', '.join(failed)}",
                            failed, code, text, subject, BACKEND)
         return Verdict(VerdictStatus.SUCCESS, 0.9, "observed: " + ", ".join(c.text for c in request.expected),
                        backend=BACKEND)
 
     @staticmethod
-    def _unmet(call: SkillCall, view: WorldView) -> tuple[FailureCode, str, str]:
+    def _unmet(call: SkillCall, view: WorldView, expected: tuple[Condition, ...]) -> tuple[FailureCode, str, str]:
+        if call.skill == "navigate_to":
+            oid = next(c.args[0] for c in expected if c.predicate == "held")
+            return (FailureCode.SLIPPED, f"{oid} fell out of the gripper on the way to {call.arg('target')}; "
+                                         f"it is {whereabouts(view, oid)}", oid)
         oid = _object_of(call, view)
         if call.skill == "pick":
             return FailureCode.SLIPPED, f"{oid} is not in the gripper; it is {whereabouts(view, oid)}", oid

@@ -83,6 +83,10 @@ def test_navigate_to_stands_at_the_receptacle_of_a_target(target, stand_at):
     assert expected_effects(nav(target), view) == ()  # odometry, not something the scene graph shows
 
 
+def test_navigating_while_carrying_expects_the_object_still_in_the_gripper():
+    assert expected_effects(nav("counter"), kitchen(holding="mug_1")) == (Condition("held", ("mug_1",)),)
+
+
 def test_navigate_to_needs_a_known_place():
     assert "no known place" in why(nav("banana_1"), kitchen())
     # A held object lies nowhere the robot could walk to.

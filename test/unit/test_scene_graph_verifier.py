@@ -188,6 +188,19 @@ def test_an_executor_failure_on_a_stale_view_is_still_failure():
 
 
 # -- executor success, effects unmet -----------------------------------------------------------------------
+def test_an_object_lost_while_driving_is_slipped_on_arrival():
+    drive = call("navigate_to", target="counter")
+    expected = expected_effects(drive, view(holding="apple_1"))
+    dropped = view(robot_at="counter", apple_1=ObjectView("apple_1", "apple", "none", ""))
+    verdict = verify(drive, OK, dropped, expected)
+    assert verdict.status is VerdictStatus.FAILURE and verdict.failed == ("held(apple_1)",)
+    assert (verdict.diagnosis, verdict.subject) == (FailureCode.SLIPPED, "apple_1")
+    assert verdict.diagnosis_text == ("apple_1 fell out of the gripper on the way to counter; it is on the floor or "
+                                      "somewhere no skill can reach")
+    carried = view(robot_at="counter", holding="apple_1")
+    assert verify(drive, OK, carried, expected).status is VerdictStatus.SUCCESS
+
+
 @pytest.mark.parametrize("seen, where", [
     (view(), "on table"),
     (view(apple_1=ObjectView("apple_1", "apple", "none", "")), "on the floor or somewhere no skill can reach"),
