@@ -1,7 +1,8 @@
 """One benchmark episode: a scenario at a seed under one planner configuration, in the embedded world.
 
 Success is the task's goal conditions in the simulator's ground truth at the end, never the planner's
-belief. Every verifier verdict is audited against the ground truth of the same step (AuditedVerifier),
+belief; where the instruction cannot tell objects apart (two cups on the table, "the cup"), either one
+meets the goal (planner_ros.sim.goals.evaluate_any_instance) and the row says which was judged. Every verifier verdict is audited against the ground truth of the same step (AuditedVerifier),
 so the verifier's detection and false-alarm rates are measured on the same episodes.
 """
 from __future__ import annotations
@@ -83,13 +84,12 @@ class AuditedVerifier:
 def run_episode(spec: EpisodeSpec) -> dict[str, Any]:
     """Run one episode in this process; returns its JSON-ready row (never raises for a planner failure)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import planner_ros.sim  # noqa: F401  (headless GL before mujoco)
     from planner_ros.bench.configs import load_parameters, make_planner
     from planner_ros.paths import config_dir
     from planner_ros.perception.backends import make_detector
     from planner_ros.planning.components import build_components
     from planner_ros.sim.closed_loop import SimRobot
-    from planner_ros.sim.goals import evaluate
+    from planner_ros.sim.goals import evaluate_any_instance, interchangeable
     from planner_ros.sim.scenario import find_scenario, load_scenarios
     from planner_ros.verification.scene_graph_verifier import SceneGraphVerifier
 
@@ -100,16 +100,20 @@ def run_episode(spec: EpisodeSpec) -> dict[str, Any]:
     components = build_components(config)
     started = time.perf_counter()
     robot = SimRobot(scenario, make_detector(spec.detector))
+    kinds = {oid: info.kind for oid, info in robot.engine.world.index.objects.items()}
+    # "The cup" with two cups on the table is met by either: such twins may stand in for the named one.
+    alternatives = interchangeable(kinds, robot.engine.facts(), {c.args[0] for c in scenario.goal})
     try:
         verifier = AuditedVerifier(SceneGraphVerifier(robot), robot)
         planner = make_planner(spec.configuration, components, settings, robot, robot, verifier)
         result = planner.run(scenario.instruction, scenario.name)
-        truth = evaluate(scenario.goal, robot.engine.facts())
+        truth = evaluate_any_instance(scenario.goal, robot.engine.facts(), alternatives)
     finally:
         robot.close()
     return {**asdict(spec), "key": spec.key, "seed": seed, "variant": scenario.variant,
             "category": scenario.category, "fault": ",".join(f.type.value for f in scenario.faults) or "none",
             "components": components.describe_config(), "success": truth.success,
-            "goal_condition_recall": truth.recall, "planner_believed_success": result.success,
+            "goal_condition_recall": truth.recall, "judged_instead": dict(truth.instead),
+            "planner_believed_success": result.success,
             "summary": result.summary, "steps": result.executed_steps, "metrics": result.to_json()["metrics"],
             "verifier_audit": verifier.records, "episode_wall_s": round(time.perf_counter() - started, 1)}

@@ -116,7 +116,7 @@ def _num(x: float, digits: int = 1) -> str:
 
 
 def markdown(figures: Mapping[str, Mapping[str, dict]], verifier: Mapping[str, dict], *, order: Sequence[str],
-             header: str, extra: str = "") -> str:
+             header: str, rows: Sequence[Mapping[str, Any]] = (), extra: str = "") -> str:
     lines = [header, "", "| configuration | set | episodes | success [95% CI] | goal recall | executability | "
              "skill calls | corrections | replans | planner calls | LLM calls | tokens (prompt+completion) | "
              "sim s | wall s | false successes |", "|" + "---|" * 15]
@@ -141,6 +141,11 @@ def markdown(figures: Mapping[str, Mapping[str, dict]], verifier: Mapping[str, d
         ratios = ", ".join(f"{c} {v / base:.2f}" for c, v in calls.items() if c != "iterative" and base)
         lines += ["", f"Planner + model calls per task relative to the iterative baseline ({_num(base)} per task): "
                       f"{ratios}."]
+    swaps = sorted(f"{r['key']} ({', '.join(f'{a} by {b}' for a, b in r['judged_instead'].items())})"
+                   for r in rows if r.get("judged_instead"))
+    if swaps:
+        lines += ["", "Goals met by an object the instruction cannot tell apart from the named one (same kind, same "
+                      "starting place): " + "; ".join(swaps) + "."]
     for variant, v in verifier.items():
         if not v["verified_steps"]:
             continue

@@ -42,6 +42,7 @@ class BenchOptions:
     detector: str = "embedded"
     parameters: str = ""
     stages: bool = True                  # also the perception and scene-graph evaluations
+    compare: Path | None = None          # an earlier run of the same episodes: report any success that differs
     command: str = ""
 
 
@@ -129,7 +130,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         f"{options.parameters or 'offline defaults'}; success judged on the simulator's ground truth.", "",
         *[f"- `{c}`: {DESCRIPTIONS[c]}" for c in order]])
     extra = _stage_figures(options, out) if options.stages else ""
-    text = markdown(figures, verifier, order=order, header=header, extra=extra)
+    if options.compare is not None:
+        extra = "\n\n".join(x for x in (reproduction(rows, options.compare), extra) if x)
+    text = markdown(figures, verifier, order=order, header=header, rows=rows, extra=extra)
     (out / "report.md").write_text(text)
     plot(figures, order, out / "success.png")
     results = {"command": options.command, "machine": _machine(), "options": {
@@ -139,6 +142,21 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     print(text)
     print(f"[bench] wrote {out / 'report.md'}, results.json, success.png", file=sys.stderr)
     return results
+
+
+def reproduction(rows: Sequence[dict], earlier_run: Path) -> str:
+    """How many of these episodes ended as they did in an earlier run of the same seeds."""
+    earlier = {}
+    for line in (Path(earlier_run) / "episodes.jsonl").read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            earlier[row["key"]] = row
+    shared = [r for r in rows if r["key"] in earlier]
+    differ = [r["key"] for r in shared if bool(r["success"]) != bool(earlier[r["key"]]["success"])]
+    same_steps = sum(r["steps"] == earlier[r["key"]]["steps"] for r in shared)
+    return (f"Reproduction against {earlier_run}: {len(shared) - len(differ)}/{len(shared)} episodes ended with the "
+            f"same success or failure, {same_steps}/{len(shared)} with the same executed steps"
+            + (f"; different: {', '.join(differ)}" if differ else "") + ".")
 
 
 def configurations_arg(text: str) -> tuple[str, ...]:
@@ -162,4 +180,4 @@ def options_from_args(args, command: Sequence[str]) -> BenchOptions:
     return BenchOptions(out=Path(out), full=args.full, seeds=args.seeds, suite_seeds=args.suite_seeds,
                         configurations=configurations_arg(args.configurations), only=split_names(args.only),
                         workers=args.workers, detector=args.detector, parameters=args.parameters or "",
-                        stages=not args.no_stages, command=" ".join(command))
+                        stages=not args.no_stages, compare=args.compare, command=" ".join(command))

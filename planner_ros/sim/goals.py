@@ -5,13 +5,14 @@ simulator's ground truth (evaluation) or from a scene graph.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from planner_ros.planning.conditions import Condition, GoalError, parse_condition
 
-__all__ = ["CLOSED_AT_MOST", "Condition", "GoalError", "GoalReport", "OPEN_AT_LEAST", "WorldFacts", "evaluate", "holds",
-           "parse_condition"]
+__all__ = ["CLOSED_AT_MOST", "Condition", "GoalError", "GoalReport", "OPEN_AT_LEAST", "WorldFacts", "evaluate",
+           "evaluate_any_instance", "holds", "interchangeable", "parse_condition"]
 
 OPEN_AT_LEAST = 0.5      # opening fraction from which a door or drawer counts as open
 CLOSED_AT_MOST = 0.05    # ... and up to which it counts as closed
@@ -30,6 +31,7 @@ class WorldFacts:
 class GoalReport:
     satisfied: tuple[Condition, ...]
     unsatisfied: tuple[Condition, ...]
+    instead: Mapping[str, str] = field(default_factory=dict)   # goal object -> the interchangeable one judged
 
     @property
     def success(self) -> bool:
@@ -57,3 +59,36 @@ def holds(condition: Condition, facts: WorldFacts) -> bool:
 def evaluate(goal: Iterable[Condition], facts: WorldFacts) -> GoalReport:
     goal = tuple(goal)
     return GoalReport(tuple(c for c in goal if holds(c, facts)), tuple(c for c in goal if not holds(c, facts)))
+
+
+def interchangeable(kinds: Mapping[str, str], start: WorldFacts, objects: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """For each object, the objects an instruction cannot tell it apart from: the same kind, starting on or in
+    the same receptacle ("the cup" with two cups on the table names either). Itself first."""
+    out = {}
+    for oid in objects:
+        where = tuple(start.relations.get(oid, ("none", None)))
+        twins = sorted(o for o, kind in kinds.items() if o != oid and kind == kinds.get(oid)
+                       and where[0] in ("on", "in") and tuple(start.relations.get(o, ("none", None))) == where)
+        out[oid] = (oid, *twins)
+    return out
+
+
+def _renamed(conditions: Iterable[Condition], names: Mapping[str, str]) -> tuple[Condition, ...]:
+    return tuple(Condition(c.predicate, (names.get(c.args[0], c.args[0]), *c.args[1:]), c.negated) for c in conditions)
+
+
+def evaluate_any_instance(goal: Iterable[Condition], facts: WorldFacts,
+                          alternatives: Mapping[str, Sequence[str]]) -> GoalReport:
+    """The goal judged on the best one-to-one choice of interchangeable objects (ties: the named ones)."""
+    goal = tuple(goal)
+    subjects = list(dict.fromkeys(c.args[0] for c in goal if c.predicate in ("on", "in", "held")))
+    best = evaluate(goal, facts)
+    for choice in itertools.product(*(alternatives.get(o, (o,)) for o in subjects)):
+        swap = {o: c for o, c in zip(subjects, choice) if o != c}
+        if not swap or len(set(choice)) < len(choice):
+            continue
+        report = evaluate(_renamed(goal, swap), facts)
+        if len(report.satisfied) > len(best.satisfied):
+            back = {v: k for k, v in swap.items()}
+            best = GoalReport(_renamed(report.satisfied, back), _renamed(report.unsatisfied, back), swap)
+    return best
