@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "the goal writer, sampler, decider and language model")
     bench.add_argument("--no-stages", action="store_true", help="skip the perception and scene-graph figures")
     bench.add_argument("--out", type=Path, help="run folder (an existing one resumes; default runs/bench_*)")
+    bench.add_argument("--no-skill-checks", action="store_true",
+                       help="skills do not check their own result (no grasp or joint sensing): failures are silent "
+                            "and only the verifier can notice them")
     bench.add_argument("--compare", type=Path, help="an earlier run folder: report episodes whose success differs")
     bench.set_defaults(func=cmd_bench)
     return parser

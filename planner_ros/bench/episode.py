@@ -40,10 +40,11 @@ class EpisodeSpec:
     seed_index: int           # 0..9 held-out seeds, SUITE_SEED for the task file's own
     detector: str = "embedded"
     parameters: str = ""      # planner parameters file; empty: the offline defaults
+    skill_self_checks: bool = True   # False: skills never report their own failures; only the verifier can
 
     @property
     def key(self) -> str:
-        return f"{self.configuration}|{self.scenario}|{self.seed_index}"
+        return f"{self.configuration}|{self.scenario}|{self.seed_index}" + ("" if self.skill_self_checks else "|unsensed")
 
 
 class AuditedVerifier:
@@ -99,7 +100,7 @@ def run_episode(spec: EpisodeSpec) -> dict[str, Any]:
     config, settings = load_parameters(Path(spec.parameters) if spec.parameters else None)
     components = build_components(config)
     started = time.perf_counter()
-    robot = SimRobot(scenario, make_detector(spec.detector))
+    robot = SimRobot(scenario, make_detector(spec.detector), skill_self_checks=spec.skill_self_checks)
     kinds = {oid: info.kind for oid, info in robot.engine.world.index.objects.items()}
     # "The cup" with two cups on the table is met by either: such twins may stand in for the named one.
     alternatives = interchangeable(kinds, robot.engine.facts(), {c.args[0] for c in scenario.goal})

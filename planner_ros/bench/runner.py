@@ -22,12 +22,14 @@ __all__ = ["BenchOptions", "quick_scenarios", "run_bench"]
 
 
 def quick_scenarios(scenarios: dict) -> list[str]:
-    """The quick set: the first task of every category (task file), clean and fault. Picked by position,
-    not by how the planner does on it."""
+    """The quick set: per category (task file), the fault variant of the first task whose fault a planner
+    can recover from (report.infeasible_reason, decided from the task files, not from any run): where
+    the configurations differ. The full set adds every other scenario, clean variants included."""
     first: dict[str, str] = {}
     for s in scenarios.values():
-        first.setdefault(s.category, s.task_id)
-    return [f"{task}:{variant}" for task in first.values() for variant in ("clean", "fault")]
+        if s.variant == "fault" and not infeasible_reason(s):
+            first.setdefault(s.category, s.name)
+    return list(first.values())
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class BenchOptions:
     parameters: str = ""
     stages: bool = True                  # also the perception and scene-graph evaluations
     compare: Path | None = None          # an earlier run of the same episodes: report any success that differs
+    skill_self_checks: bool = True       # False: skills do not notice their own failures (the verifier's test)
     command: str = ""
 
 
@@ -52,7 +55,7 @@ def _episodes(options: BenchOptions, scenarios: dict) -> list[EpisodeSpec]:
     if unknown:
         raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; names are task_id:clean or task_id:fault")
     seeds = [SUITE_SEED] if options.suite_seeds else list(range(options.seeds))
-    return [EpisodeSpec(name, configuration, seed, options.detector, options.parameters)
+    return [EpisodeSpec(name, configuration, seed, options.detector, options.parameters, options.skill_self_checks)
             for seed in seeds for name in names for configuration in options.configurations]
 
 
@@ -127,7 +130,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         f"Command: `{options.command}`  ", f"Machine: {_machine()}  ",
         f"Episodes: {len(rows)} ({len({r['scenario'] for r in rows})} scenarios x {seeds} x "
         f"{len(order)} configuration(s)); detector {options.detector}; planner parameters "
-        f"{options.parameters or 'offline defaults'}; success judged on the simulator's ground truth.", "",
+        f"{options.parameters or 'offline defaults'}; success judged on the simulator's ground truth"
+        + ("" if options.skill_self_checks else "; skills without self-checks (they report success whatever "
+                                                "happened, so only the verifier can notice a failure)") + ".", "",
         *[f"- `{c}`: {DESCRIPTIONS[c]}" for c in order]])
     extra = _stage_figures(options, out) if options.stages else ""
     if options.compare is not None:
@@ -180,4 +185,5 @@ def options_from_args(args, command: Sequence[str]) -> BenchOptions:
     return BenchOptions(out=Path(out), full=args.full, seeds=args.seeds, suite_seeds=args.suite_seeds,
                         configurations=configurations_arg(args.configurations), only=split_names(args.only),
                         workers=args.workers, detector=args.detector, parameters=args.parameters or "",
-                        stages=not args.no_stages, compare=args.compare, command=" ".join(command))
+                        stages=not args.no_stages, compare=args.compare,
+                        skill_self_checks=not args.no_skill_checks, command=" ".join(command))

@@ -72,9 +72,10 @@ class SimRobot:
 
     def __init__(self, scenario: Scenario, detector: Detector, *, cameras: Sequence[str] = DEFAULT_CAMERAS,
                  camera_rate_hz: float = 2.0, width: int = 640, height: int = 480, step_timeout_s: float = 120.0,
-                 fresh_timeout_s: float = 3.0, warmup_s: float = 2.0) -> None:
+                 fresh_timeout_s: float = 3.0, warmup_s: float = 2.0, skill_self_checks: bool = True) -> None:
         self.scenario = scenario
-        self.engine = SimEngine(EpisodeConfig(scenario=scenario), cameras=tuple(cameras), width=width,
+        self.engine = SimEngine(EpisodeConfig(scenario=scenario, skill_self_checks=skill_self_checks),
+                                cameras=tuple(cameras), width=width,
                                 height=height, camera_rate_hz=camera_rate_hz, segmentation=detector.is_oracle)
         self.feeder = GraphFeeder(detector, self.engine.world)
         self.graph = self.feeder.graph

@@ -49,6 +49,7 @@ class EpisodeConfig:
     seed: int = 0
     random_objects: int = 8
     scenario: Scenario | None = None
+    skill_self_checks: bool = True   # False: skills never notice their own failures (SimSkills.self_checks)
 
 
 def facts_from_ground_truth(gt: GroundTruth, part_receptacles: dict[str, str]) -> WorldFacts:
@@ -81,7 +82,7 @@ class SimEngine:
         self.world.settle(2.0)
         self.episode = episode
         self.schedule = FaultSchedule()
-        self.skills = SimSkills(self.world, self.schedule)
+        self.skills = SimSkills(self.world, self.schedule, self_checks=episode.skill_self_checks)
         self._depth_rng = np.random.default_rng(self.world.index.seed + 11)
         for fault in sc.faults if sc else ():
             self.skills.check_fault(fault)

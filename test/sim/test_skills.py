@@ -42,7 +42,9 @@ def scenario(faults: Sequence[Mapping[str, Any]] = (), *, objects: Mapping[str, 
 def make_engine(faults: Sequence[Mapping[str, Any]] = (), **kwargs: Any) -> SimEngine:
     cameras = kwargs.pop("cameras", ())
     camera_kwargs = {k: kwargs.pop(k) for k in ("camera_rate_hz", "width", "height") if k in kwargs}
-    return SimEngine(EpisodeConfig(scenario=scenario(faults, **kwargs)), cameras=cameras, **camera_kwargs)
+    checks = kwargs.pop("skill_self_checks", True)
+    return SimEngine(EpisodeConfig(scenario=scenario(faults, **kwargs), skill_self_checks=checks), cameras=cameras,
+                     **camera_kwargs)
 
 
 def finish(engine: SimEngine, job: SkillJob, max_ticks: int = MAX_TICKS) -> SkillOutcome:
@@ -390,6 +392,21 @@ def test_slip_while_driving():
     assert engine.world.held_object() is None
     assert base_distance(engine, "counter") < 0.05, "the base still arrived"
     assert relation(engine, "apple_1") != ("held_by", "robot")
+
+
+def test_without_self_checks_skills_report_success_whatever_happened():
+    """A robot without grasp or joint sensing: the world does the same, the skill does not notice."""
+    engine = make_engine([{"type": "slip", "target": "apple_1", "on_skill": "pick"},
+                          {"type": "locked", "target": "fridge_door"}], skill_self_checks=False)
+    run_all(engine, "navigate_to(table)")
+    assert run(engine, "pick(apple_1)").success
+    assert engine.world.held_object() is None and relation(engine, "apple_1") == ("on", "table")
+    run_all(engine, "navigate_to(counter)")
+    assert run(engine, "place(apple_1, counter)").success, "it places with an empty hand"
+    assert relation(engine, "apple_1") == ("on", "table")
+    run_all(engine, "navigate_to(fridge)")
+    assert run(engine, "open(fridge)").success
+    assert engine.world.opening("fridge_door") <= 0.05
 
 
 def test_slip_on_the_second_drive():
