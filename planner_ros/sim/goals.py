@@ -61,14 +61,18 @@ def evaluate(goal: Iterable[Condition], facts: WorldFacts) -> GoalReport:
     return GoalReport(tuple(c for c in goal if holds(c, facts)), tuple(c for c in goal if not holds(c, facts)))
 
 
-def interchangeable(kinds: Mapping[str, str], start: WorldFacts, objects: Iterable[str]) -> dict[str, tuple[str, ...]]:
+def interchangeable(kinds: Mapping[str, str], start: WorldFacts, objects: Iterable[str],
+                    any_of_kind: Iterable[str] = ()) -> dict[str, tuple[str, ...]]:
     """For each object, the objects an instruction cannot tell it apart from: the same kind, starting on or in
-    the same receptacle ("the cup" with two cups on the table names either). Itself first."""
+    the same receptacle ("the cup" with two cups on the table names either), or for objects in any_of_kind
+    (the instruction says "a cup") the same kind anywhere. Itself first."""
     out = {}
+    anywhere = set(any_of_kind)
     for oid in objects:
         where = tuple(start.relations.get(oid, ("none", None)))
         twins = sorted(o for o, kind in kinds.items() if o != oid and kind == kinds.get(oid)
-                       and where[0] in ("on", "in") and tuple(start.relations.get(o, ("none", None))) == where)
+                       and (oid in anywhere or where[0] in ("on", "in")
+                            and tuple(start.relations.get(o, ("none", None))) == where))
         out[oid] = (oid, *twins)
     return out
 

@@ -45,6 +45,8 @@ class Scenario:
     plan: tuple[SkillCall, ...]
     faults: tuple[FaultSpec, ...] = ()
     expected_failure: ExpectedFailure | None = None
+    # Objects the instruction names by kind only ("a cup"): any object of that kind meets the goal.
+    any_of_kind: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -62,7 +64,8 @@ def parse_call(text: str, library: SkillLibrary = DEFAULT_SKILLS) -> SkillCall:
 def _task_scenarios(entry: Any, category: str, where: str) -> list[Scenario]:
     if not isinstance(entry, Mapping):
         raise ScenarioError(f"{where}: each task must be a mapping")
-    allowed = {"id", "layout", "seed", "instruction", "objects", "random_objects", "goal", "plan", "fault_variant"}
+    allowed = {"id", "layout", "seed", "instruction", "objects", "random_objects", "goal", "plan", "fault_variant",
+               "any_of_kind"}
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise ScenarioError(f"{where}: unknown keys {unknown}; allowed: {sorted(allowed)}")
@@ -84,9 +87,13 @@ def _task_scenarios(entry: Any, category: str, where: str) -> list[Scenario]:
     plan = tuple(parse_call(s) for s in entry.get("plan") or [])
     if not goal or not plan:
         raise ScenarioError(f"{where}: needs a non-empty 'goal' and a reference 'plan'")
+    any_of_kind = entry.get("any_of_kind") or []
+    if not isinstance(any_of_kind, list) or any(str(o) not in objects for o in any_of_kind):
+        raise ScenarioError(f"{where}: 'any_of_kind' must list ids from 'objects'")
     common = dict(task_id=entry["id"], category=category, layout=entry["layout"], seed=entry["seed"],
                   instruction=entry["instruction"], objects=objects,
-                  random_objects=int(entry.get("random_objects", 6)), goal=goal, plan=plan)
+                  random_objects=int(entry.get("random_objects", 6)), goal=goal, plan=plan,
+                  any_of_kind=frozenset(str(o) for o in any_of_kind))
     scenarios = [Scenario(variant="clean", **common)]
     variant = entry.get("fault_variant")
     if not isinstance(variant, Mapping) or not variant.get("faults"):

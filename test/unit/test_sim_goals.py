@@ -39,3 +39,10 @@ def test_one_object_cannot_meet_two_goal_objects():
     assert len(report.satisfied) == 1 and not report.success
     both = WorldFacts({"cup_1": ("in", "sink"), "cup_2": ("in", "sink")}, {})
     assert evaluate_any_instance(goal("in(cup_1, sink)", "in(cup_2, sink)"), both, alternatives).instead == {}
+
+
+def test_an_object_named_by_kind_only_may_be_any_of_its_kind():
+    alternatives = interchangeable(KINDS, START, ["cup_1", "apple_1"], any_of_kind=["cup_1"])
+    assert alternatives["cup_1"] == ("cup_1", "cup_2", "cup_3") and alternatives["apple_1"] == ("apple_1",)
+    end = WorldFacts({"cup_1": ("on", "table"), "cup_2": ("on", "table"), "cup_3": ("on", "counter")}, {})
+    assert evaluate_any_instance(goal("on(cup_1, counter)"), end, alternatives).instead == {"cup_1": "cup_3"}

@@ -85,6 +85,15 @@ def test_bad_task_files_name_the_problem(tmp_path: Path):
                     " plan: ['pick(a)'], fault_variant: {faults: [{type: melt, target: a}]}}\n")
     with pytest.raises(ScenarioError, match="unknown fault type 'melt'"):
         load_task_file(path)
+    path.write_text("tasks:\n  - {id: x, layout: kitchen_a, seed: 1, instruction: hi, goal: ['on(a, b)'],"
+                    " plan: ['pick(a)'], any_of_kind: [cup_9], fault_variant: {faults: [{type: slip, target: a}]}}\n")
+    with pytest.raises(ScenarioError, match="'any_of_kind' must list ids from 'objects'"):
+        load_task_file(path)
+
+
+def test_objects_named_by_kind_only_are_marked(scenarios):
+    assert scenarios["set_bowl_cup_plate:clean"].any_of_kind == {"bowl_1", "cup_1", "plate_1"}
+    assert scenarios["get_plate_from_cabinet:clean"].any_of_kind == frozenset()  # "a plate out of the cabinet"
 
 
 def test_fault_rules_fire_on_the_nth_matching_call():
