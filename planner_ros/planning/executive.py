@@ -217,13 +217,14 @@ class TreePlanner:
             places = list(dict.fromkeys([*first, *self.observer.search_places(label)]))
             for place in places[: self.settings.search_places + len(first)]:
                 self._emit("searching", detail=f"looking for {label} at {place}", label=label, place=place)
-                if self.robot_at != place and not self._dispatch_plain(SkillCall("navigate_to", (("target", place),))):
+                if self.robot_at != place and not self._dispatch_search_step(SkillCall("navigate_to",
+                                                                                        (("target", place),))):
                     continue
                 view = self._view()
                 rec = view.receptacles.get(place)
                 if rec is not None and rec.part and not rec.is_open and place not in self.knowledge.locked \
                         and not view.holding:
-                    self._dispatch_plain(SkillCall("open", (("target", place),)))
+                    self._dispatch_search_step(SkillCall("open", (("target", place),)))
                 if self._found(label):
                     self._emit("found", detail=f"{label} found at {place}", label=label, place=place)
                     break
@@ -233,11 +234,14 @@ class TreePlanner:
         view = self._view(after_s=self.observer.now_s() + LOOK_S)
         return any(o.label == label for o in view.usable_objects().values())
 
-    def _dispatch_plain(self, call: SkillCall) -> bool:
-        """A step outside the tree (searching): executed, counted, not verified beyond the executor."""
-        view = self._view()
-        outcome = self._execute(call, view)
-        return outcome.success
+    def _dispatch_search_step(self, call: SkillCall) -> bool:
+        """A step outside the tree (searching): executed and verified like any other, and what a failure
+        teaches (a door that does not open) is kept; it is not a correction of a plan."""
+        verdict = self._execute_and_verify(call, self._view())
+        if verdict.status == VerdictStatus.FAILURE:
+            self._learn(verdict, call)
+            return False
+        return True
 
     # -- sampling -------------------------------------------------------------------------------------
     def _recover_missing(self) -> None:

@@ -161,6 +161,23 @@ def test_an_unknown_object_is_searched_for_before_giving_up():
     assert [e["type"] for e in result.events].count("searching") == PlannerSettings().search_places == 4
 
 
+def test_search_steps_are_verified_and_a_door_that_does_not_open_is_learnt():
+    def fridge_locked(call, world):
+        if call.text == "open(fridge)":
+            return SkillOutcome.failed(FailureCode.LOCKED, "'fridge_door' did not move: it is locked")
+        return None
+
+    robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN), fridge_locked)
+    p = planner(ScriptedSampler([FRIDGE_PLAN]), robot)
+    result = p.run("Put the banana in the fridge.")
+    assert not result.success and "open(fridge)" in robot.calls
+    verified = [e for e in result.events if e["type"] == "step_verified"]
+    assert len(verified) == len(robot.calls)   # every search step went through the verifier
+    assert any(e["step"] == "open(fridge)" and e["diagnosis"] == "LOCKED" for e in verified)
+    assert "fridge" in p.knowledge.locked
+    assert result.metrics.corrections == 0     # searching is not correcting a plan
+
+
 @pytest.mark.parametrize("cancel_after", [0, 2])
 def test_cancel_stops_between_steps(cancel_after):
     robot = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN))
