@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--configurations", default="open_loop,iterative,tree_backtrack,full",
                        help="comma-separated: open_loop, iterative, tree_backtrack, full")
     bench.add_argument("--only", default="", help="comma-separated scenario names (task_id:clean|fault)")
+    bench.add_argument("--variants", default="clean,fault", help="clean, fault or both (default both)")
     bench.add_argument("--workers", type=int, default=2, help="parallel episode processes (default 2)")
     bench.add_argument("--detector", default="embedded", help="detector backend (embedded | oracle)")
     bench.add_argument("--parameters", help="planner parameters YAML (config/params/planner.yaml's format) choosing "

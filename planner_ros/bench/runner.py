@@ -40,6 +40,7 @@ class BenchOptions:
     suite_seeds: bool = False            # the task files' own seeds instead (those development used)
     configurations: tuple[str, ...] = CONFIGURATIONS
     only: tuple[str, ...] = ()           # scenario names; empty: the quick or full set
+    variants: tuple[str, ...] = ("clean", "fault")
     workers: int = 2
     detector: str = "embedded"
     parameters: str = ""
@@ -54,6 +55,7 @@ def _episodes(options: BenchOptions, scenarios: dict) -> list[EpisodeSpec]:
     unknown = [n for n in names if n not in scenarios]
     if unknown:
         raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; names are task_id:clean or task_id:fault")
+    names = [n for n in names if scenarios[n].variant in options.variants]
     seeds = [SUITE_SEED] if options.suite_seeds else list(range(options.seeds))
     return [EpisodeSpec(name, configuration, seed, options.detector, options.parameters, options.skill_self_checks)
             for seed in seeds for name in names for configuration in options.configurations]
@@ -172,6 +174,13 @@ def configurations_arg(text: str) -> tuple[str, ...]:
     return names
 
 
+def variants_arg(text: str) -> tuple[str, ...]:
+    names = split_names(text)
+    if not names or any(n not in ("clean", "fault") for n in names):
+        raise ValueError(f"--variants takes clean, fault or both; got {text!r}")
+    return names
+
+
 def split_names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
@@ -184,6 +193,7 @@ def options_from_args(args, command: Sequence[str]) -> BenchOptions:
     out = args.out or runs_dir() / f"bench_{'full' if args.full else 'quick'}_{time.strftime('%Y%m%d_%H%M%S')}"
     return BenchOptions(out=Path(out), full=args.full, seeds=args.seeds, suite_seeds=args.suite_seeds,
                         configurations=configurations_arg(args.configurations), only=split_names(args.only),
+                        variants=variants_arg(args.variants),
                         workers=args.workers, detector=args.detector, parameters=args.parameters or "",
                         stages=not args.no_stages, compare=args.compare,
                         skill_self_checks=not args.no_skill_checks, command=" ".join(command))

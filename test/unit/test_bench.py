@@ -49,12 +49,15 @@ def test_episodes_cross_scenarios_seeds_and_configurations(tmp_path):
     assert len(episodes) == 2 * len(CONFIGURATIONS) and len({e.key for e in episodes}) == len(episodes)
     full = _episodes(BenchOptions(out=tmp_path, full=True, configurations=("full",)), SCENARIOS)
     assert len(full) == len(SCENARIOS)
+    faults = _episodes(BenchOptions(out=tmp_path, full=True, configurations=("full",), variants=("fault",)), SCENARIOS)
+    assert len(faults) == len(SCENARIOS) // 2 and all(e.scenario.endswith(":fault") for e in faults)
     with pytest.raises(ValueError, match="unknown scenario"):
         _episodes(BenchOptions(out=tmp_path, only=("fetch_apple:dirty",)), SCENARIOS)
 
 
 def _args(**overrides):
     values = dict(out=None, full=False, seeds=1, suite_seeds=False, configurations="full,open_loop", only="",
+                  variants="clean,fault",
                   workers=2, detector="embedded", parameters=None, no_stages=True, compare=None,
                   no_skill_checks=False)
     return argparse.Namespace(**{**values, **overrides})
@@ -67,6 +70,8 @@ def test_bench_options_refuse_unknown_configurations_and_seed_counts(tmp_path):
         options_from_args(_args(configurations="full,greedy"), [])
     with pytest.raises(ValueError, match="--seeds must be 1..10"):
         options_from_args(_args(seeds=11), [])
+    with pytest.raises(ValueError, match="--variants takes clean, fault or both"):
+        options_from_args(_args(variants="dirty"), [])
 
 
 def test_a_parameters_file_picks_backends_and_limits(tmp_path):
