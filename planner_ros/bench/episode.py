@@ -2,8 +2,9 @@
 
 Success is the task's goal conditions in the simulator's ground truth at the end, never the planner's
 belief; where the instruction cannot tell objects apart (two cups on the table, "the cup"; or "a cup",
-task files' any_of_kind), any such object meets the goal (planner_ros.sim.goals.evaluate_any_instance) and the row says which was judged. Every verifier verdict is audited against the ground truth of the same step (AuditedVerifier),
-so the verifier's detection and false-alarm rates are measured on the same episodes.
+task files' any_of_kind), any such object meets the goal (planner_ros.sim.goals.evaluate_any_instance)
+and the row says which was judged. Every verifier verdict is audited against the ground truth of the same
+step (AuditedVerifier), so the verifier's detection and false-alarm rates are measured on the same episodes.
 """
 from __future__ import annotations
 
@@ -58,10 +59,6 @@ class AuditedVerifier:
         self.records: list[dict[str, Any]] = []
         self._pending = self._pending_faults()
 
-    @property
-    def name(self) -> str:
-        return getattr(self.inner, "name", type(self.inner).__name__)
-
     def _pending_faults(self) -> dict[str, str]:
         return {f.id: f.type.value for f in self.robot.engine.schedule.pending}
 
@@ -101,11 +98,11 @@ def run_episode(spec: EpisodeSpec) -> dict[str, Any]:
     components = build_components(config)
     started = time.perf_counter()
     robot = SimRobot(scenario, make_detector(spec.detector), skill_self_checks=spec.skill_self_checks)
-    kinds = {oid: info.kind for oid, info in robot.engine.world.index.objects.items()}
-    # "The cup" with two cups on the table is met by either: such twins may stand in for the named one.
-    alternatives = interchangeable(kinds, robot.engine.facts(), {c.args[0] for c in scenario.goal},
-                                   scenario.any_of_kind)
     try:
+        kinds = {oid: info.kind for oid, info in robot.engine.world.index.objects.items()}
+        # "The cup" with two cups on the table is met by either: such twins may stand in for the named one.
+        alternatives = interchangeable(kinds, robot.engine.facts(), {c.args[0] for c in scenario.goal},
+                                       scenario.any_of_kind)
         verifier = AuditedVerifier(SceneGraphVerifier(robot), robot)
         planner = make_planner(spec.configuration, components, settings, robot, robot, verifier)
         result = planner.run(scenario.instruction, scenario.name)

@@ -105,12 +105,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     log = out / "episodes.jsonl"
-    done: dict[str, dict] = {}
-    if log.exists():
-        for line in log.read_text().splitlines():
-            if line.strip():
-                row = json.loads(line)
-                done[row["key"]] = row
+    done = _read_episodes(log) if log.exists() else {}
     todo = [e for e in episodes if e.key not in done]
     print(f"[bench] {len(episodes)} episode(s) ({len(done)} already in {log}), {options.workers} worker(s)",
           file=sys.stderr, flush=True)
@@ -151,13 +146,15 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     return results
 
 
+def _read_episodes(path: Path) -> dict[str, dict]:
+    """A run's finished episodes by key."""
+    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {row["key"]: row for row in rows}
+
+
 def reproduction(rows: Sequence[dict], earlier_run: Path) -> str:
     """How many of these episodes ended as they did in an earlier run of the same seeds."""
-    earlier = {}
-    for line in (Path(earlier_run) / "episodes.jsonl").read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            earlier[row["key"]] = row
+    earlier = _read_episodes(Path(earlier_run) / "episodes.jsonl")
     shared = [r for r in rows if r["key"] in earlier]
     differ = [r["key"] for r in shared if bool(r["success"]) != bool(earlier[r["key"]]["success"])]
     same_steps = sum(r["steps"] == earlier[r["key"]]["steps"] for r in shared)
@@ -167,7 +164,7 @@ def reproduction(rows: Sequence[dict], earlier_run: Path) -> str:
 
 
 def configurations_arg(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    names = split_names(text)
     bad = [n for n in names if n not in CONFIGURATIONS]
     if bad or not names:
         raise ValueError(f"unknown configuration(s) {', '.join(bad) or '(none)'}; choose from {', '.join(CONFIGURATIONS)}")

@@ -54,9 +54,4 @@ class IterativePlanner(TreePlanner):
             if verdict.status != VerdictStatus.FAILURE:
                 self.done_steps.append(call.text)
                 continue
-            self.metrics.corrections += 1
-            self._learn(verdict, call)
-            text = f"{call.text} failed: {verdict.diagnosis_text or verdict.reason}"
-            self.diagnoses.append(text)
-            if self.metrics.corrections > self.settings.max_corrections:
-                raise TaskStopped(f"more than {self.settings.max_corrections} corrections; last: {text}")
+            self.diagnoses.append(self._correct(verdict, call))

@@ -192,8 +192,8 @@ class TreePlanner:
             outcome = self._walk(tree)
             if outcome == "success":
                 return f"the goal holds after {self.metrics.skill_calls} skill call(s)"
-        raise TaskStopped(f"gave up after {self.metrics.replans} replan(s): " + (self.diagnoses[-1] if self.diagnoses
-                                                                            else "no plan reached the goal"))
+        last = self.diagnoses[-1] if self.diagnoses else "no plan reached the goal"
+        raise TaskStopped(f"gave up after {self.metrics.replans} replan(s): {last}")
 
     # -- grounding and search (TaPA: look before declaring an object absent) ---------------------------
     def _ground(self) -> None:
@@ -372,13 +372,9 @@ class TreePlanner:
             self._publish(tree, child.id)
             verdict = self._execute_and_verify(call, view)
             if verdict.status == VerdictStatus.FAILURE:
-                self.metrics.corrections += 1
                 tree.mark(child.id, NodeStatus.FAILED, verdict.reason)
                 self._publish(tree, -1)
-                text = f"{call.text} failed: {verdict.diagnosis_text or verdict.reason}"
-                self._learn(verdict, call)
-                if self.metrics.corrections > self.settings.max_corrections:
-                    raise TaskStopped(f"more than {self.settings.max_corrections} corrections; last: {text}")
+                text = self._correct(verdict, call)
                 if verdict.diagnosis in REPLAN_CODES:
                     self.diagnoses.append(text)
                     return "replan"
@@ -427,6 +423,16 @@ class TreePlanner:
         if self.metrics.skill_calls > self.settings.max_skill_calls:
             raise TaskStopped(f"more than {self.settings.max_skill_calls} skill calls")
         return outcome
+
+    def _correct(self, verdict: Verdict, call: SkillCall) -> str:
+        """A failed plan step: counted as a correction, what it taught kept, the task stopped past the limit.
+        Returns the failure in words, for the next decision or plan."""
+        self.metrics.corrections += 1
+        self._learn(verdict, call)
+        text = f"{call.text} failed: {verdict.diagnosis_text or verdict.reason}"
+        if self.metrics.corrections > self.settings.max_corrections:
+            raise TaskStopped(f"more than {self.settings.max_corrections} corrections; last: {text}")
+        return text
 
     def _learn(self, verdict: Verdict, call: SkillCall) -> None:
         """Facts a failure taught that the scene graph cannot show (so the next plan avoids them). A missing
