@@ -86,6 +86,7 @@ def aggregate(rows: Sequence[Mapping[str, Any]], infeasible: Callable[[str], str
 def verifier_figures(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per variant: failed steps (ground truth) the verifier flagged, successful steps it flagged (false
     alarms), unknown answers; failures the executor itself reported are split from silent ones."""
+    rows = list(rows)   # read once per variant
     out: dict[str, dict[str, Any]] = {}
     for variant in ("fault", "clean"):
         records = [a for r in rows if r["variant"] == variant for a in r.get("verifier_audit", [])]

@@ -169,3 +169,10 @@ def test_reproduction_names_episodes_whose_outcome_differs(tmp_path):
     now = [{**earlier[0]}, {**earlier[1], "success": False, "steps": ["t"]}]
     text = reproduction(now, tmp_path)
     assert "1/2 episodes ended with the same success or failure, 1/2 with the same executed steps; different: k2" in text
+
+
+def test_the_verifier_audit_reads_rows_given_as_a_generator_for_both_variants():
+    rows = [_row("full", "a:fault", True, audit=[_audit(False, "failure")]),
+            _row("full", "a:clean", True, variant="clean", fault="none", audit=[_audit(True, "success")])]
+    v = verifier_figures(r for r in rows)
+    assert v["fault"]["verified_steps"] == 1 and v["clean"]["verified_steps"] == 1
