@@ -570,7 +570,7 @@ def world_view_from_msg(msg: SceneGraph, semantic_map) -> WorldView:
     openings = {o.id: float(s.amount) for o in msg.objects for s in o.states
                 if s.name == "open" and math.isfinite(s.amount)}
     receptacles = {r.id: ReceptacleView(r.id, r.label, r.kind == "container", r.part or "",
-                                        openings.get(r.part, 0.0) if r.part else 1.0)
+                                        openings.get(r.part, 0.0) if r.part else 1.0, semantic_map.look_from(r.id))
                    for r in semantic_map.receptacles.values()}
     return WorldView(objects, receptacles, held, None, time_to_seconds(msg.header.stamp), int(msg.revision))
 

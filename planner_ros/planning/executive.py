@@ -222,9 +222,13 @@ class TreePlanner:
                     continue
                 view = self._view()
                 rec = view.receptacles.get(place)
-                if rec is not None and rec.part and not rec.is_open and place not in self.knowledge.locked \
+                is_open = rec is not None and rec.is_open
+                if rec is not None and rec.part and not is_open and place not in self.knowledge.locked \
                         and not view.holding:
-                    self._dispatch_search_step(SkillCall("open", (("target", place),)))
+                    is_open = self._dispatch_search_step(SkillCall("open", (("target", place),)))
+                if is_open and rec.look_from:
+                    # Where the robot stands to use it, nothing inside shows (a low cabinet's top hides its shelf).
+                    self._dispatch_search_step(SkillCall("navigate_to", (("target", rec.look_from),)))
                 if self._found(label):
                     self._emit("found", detail=f"{label} found at {place}", label=label, place=place)
                     break

@@ -38,6 +38,7 @@ class ReceptacleView:
     container: bool = False     # objects go in (not on) it
     part: str = ""              # the door or drawer that closes it; "" when it has none
     opening: float = 1.0        # 0 closed .. 1 open; 1.0 for receptacles without a part
+    look_from: str = ""         # a place to look inside from, where standing at it shows nothing inside
 
     @property
     def is_open(self) -> bool:

@@ -29,7 +29,7 @@ from planner_ros.scene_graph.articulation import estimate_opening
 from planner_ros.scene_graph.model import (DepthView, EventType, GraphEvent, NodeKind, NodeStatus,
                                            ObjectObservation, Relation, SceneNode, StateValue)
 from planner_ros.scene_graph.relations import ROBOT_ID, compute_relations
-from planner_ros.scene_graph.semantic_map import SemanticMap
+from planner_ros.scene_graph.semantic_map import PartModel, SemanticMap
 from planner_ros.scene_graph.visibility import Evidence, view_evidence_batch
 
 __all__ = ["GraphSettings", "Rejection", "SceneGraph", "SnapshotError", "UpdateReport", "SNAPSHOT_VERSION"]
@@ -342,6 +342,8 @@ class SceneGraph:
             node = self.nodes[part.id]
             is_open = estimate.fraction >= s.open_threshold
             before = node.states.get("open")
+            if before is not None:
+                self._carry_contents(part, before.amount, estimate.fraction)
             node.states["open"] = StateValue("true" if is_open else "false", estimate.fraction, estimate.confidence)
             node.confidence, node.status, node.seen_by = estimate.confidence, NodeStatus.VISIBLE, estimate.cameras
             node.last_seen_s = stamp_s
@@ -352,6 +354,22 @@ class SceneGraph:
                                           f"{part.id} {was} -> {'open' if is_open else 'closed'} "
                                           f"{estimate.fraction:.2f}", stamp_s))
         return events
+
+    def _carry_contents(self, part: PartModel, was: float, now: float) -> None:
+        """What lies in a drawer moves with it: objects in its volume at the old opening shift with the part,
+        so what was put in a drawer is still in it, out of sight, once the drawer is closed."""
+        rec = self.map.receptacles.get(part.closes)
+        if rec is None or not rec.moves_with_part or abs(now - was) < 1e-3:
+            return
+        volume = self.map.receptacle_volume(rec.id, was)
+        offset = part.transform(now)[:3, 3] - part.transform(was)[:3, 3]
+        inside = [n for n in self.objects()
+                  if n.id != self.held_id and n.status != NodeStatus.MISSING and volume.contains(n.position_m)]
+        for node in inside:
+            node.position_m = node.position_m + offset
+            node.depth_ref.clear()  # depths measured at the old place say nothing about the new one
+        if inside:
+            self._changed()
 
     # -- the robot's hand ---------------------------------------------------------------------------
     def set_held(self, object_id: str | None, stamp_s: float) -> list[GraphEvent]:

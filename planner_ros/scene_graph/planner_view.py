@@ -22,6 +22,6 @@ def world_view(graph: SceneGraph) -> WorldView:
         objects[node.id] = ObjectView(node.id, node.label, relation, place, _STATUS[node.status])
     openings = graph.openings()
     receptacles = {r.id: ReceptacleView(r.id, r.label, r.kind == "container", r.part or "",
-                                        openings.get(r.part, 0.0) if r.part else 1.0)
+                                        openings.get(r.part, 0.0) if r.part else 1.0, graph.map.look_from(r.id))
                    for r in graph.map.receptacles.values()}
     return WorldView(objects, receptacles, graph.held_id, None, graph.stamp_s, graph.revision)

@@ -141,8 +141,10 @@ def propose_viewpoints(graph: SceneGraph, object_name: str, *, max_viewpoints: i
     proposals = []
     for vp in graph.map.viewpoints.values():
         rec = graph.map.receptacles.get(vp.target)
-        if rec is None:
-            continue  # viewpoints for doors and drawers are for using them, not for looking
+        if rec is None or vp.look_inside:
+            # Viewpoints of doors and drawers are for using them; a look-inside viewpoint is where searching
+            # the receptacle ends up once it is open (ReceptacleView.look_from), not a place of its own.
+            continue
         seen = graph.receptacle_seen_s.get(rec.id)
         if seen is None:
             score, why = 1.0, "no camera has looked into it yet"

@@ -129,6 +129,7 @@ class Viewpoint:
     y: float
     yaw: float
     target: str
+    look_inside: bool = False   # from here the cameras see inside target once it is open, but cannot reach it
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,11 @@ class SemanticMap:
     receptacles: Mapping[str, ReceptacleModel]
     parts: Mapping[str, PartModel]
     viewpoints: Mapping[str, Viewpoint]
+
+    def look_from(self, receptacle_id: str) -> str:
+        """The viewpoint to look into a receptacle from, where standing at it to use it shows nothing inside;
+        "" when there is none."""
+        return next((v.name for v in self.viewpoints.values() if v.look_inside and v.target == receptacle_id), "")
 
     def receptacle_volume(self, receptacle_id: str, opening: float = 0.0) -> Box:
         """The receptacle's volume with its part open by `opening` (a drawer's moves out with it)."""
@@ -156,8 +162,8 @@ class SemanticMap:
                              "axis": list(p.axis),
                              "anchor": list(p.anchor), "open_q": p.open_q, "panel": p.panel.to_json()}
                       for p in self.parts.values()},
-            "viewpoints": {v.name: {"x": v.x, "y": v.y, "yaw": v.yaw, "target": v.target}
-                           for v in self.viewpoints.values()},
+            "viewpoints": {v.name: {"x": v.x, "y": v.y, "yaw": v.yaw, "target": v.target,
+                                    "look_inside": v.look_inside} for v in self.viewpoints.values()},
         }
 
     @classmethod
@@ -187,7 +193,8 @@ class SemanticMap:
                                        tuple((axis / np.linalg.norm(axis)).tolist()),
                                        tuple(float(v) for v in p.get("anchor", (0.0, 0.0, 0.0))),
                                        float(p["open_q"]), Box.from_json(p["panel"], f"part {pid!r} panel"))
-            viewpoints = {name: Viewpoint(name, float(v["x"]), float(v["y"]), float(v["yaw"]), str(v["target"]))
+            viewpoints = {name: Viewpoint(name, float(v["x"]), float(v["y"]), float(v["yaw"]), str(v["target"]),
+                                          bool(v.get("look_inside", False)))
                           for name, v in dict(data.get("viewpoints") or {}).items()}
         except KeyError as err:
             raise MapError(f"semantic map entry is missing the key {err}") from None

@@ -108,6 +108,7 @@ class Layout:
     name: str
     furniture: Mapping[str, Pose2D]  # world pose of every furniture frame (the drawer's when closed)
     nav_poses: Mapping[str, Pose2D]  # robot base pose for every receptacle and articulated part
+    look_poses: Mapping[str, Pose2D]  # robot base pose to look into a container from (LOOK_INTO)
     spawn_receptacles: tuple[str, ...]  # where random objects may appear
     robot_start: Pose2D
     cameras: Mapping[str, CameraPlacement]
@@ -203,6 +204,15 @@ _LOCAL_NAV: Mapping[str, tuple[str, Pose2D]] = MappingProxyType({
     "drawer": ("cabinet", Pose2D(0.89, 0.25, math.pi)),
 })
 
+# Poses to look into a container from, where its manipulation pose shows nothing inside: from the cabinet's
+# pose the head camera (1.8 m up, looking down) sees over the cabinet's top; 0.9 m further back it sees the
+# shelf through the open door (a cup on it: 0 pixels at the manipulation pose, 330-360 from 0.8-1.0 m back).
+# The fridge (a taller opening) and the drawer (open at the top) are seen into from their own poses.
+LOOK_INTO: Mapping[str, str] = MappingProxyType({"cabinet_view": "cabinet"})  # pose name -> container
+_LOCAL_LOOK: Mapping[str, tuple[str, Pose2D]] = MappingProxyType({
+    "cabinet_view": ("cabinet", Pose2D(1.43, -0.25, math.pi)),
+})
+
 _SPAWN = ("counter", "table", "shelf", "sink", "fridge", "cabinet", "drawer")
 _NORTH, _SOUTH, _EAST, _WEST = -math.pi / 2, math.pi / 2, math.pi, 0.0  # yaw facing away from that wall
 
@@ -217,10 +227,12 @@ def _layout(
     drawer = PARTS["drawer"]
     poses["drawer"] = to_world(poses["cabinet"], Pose2D(drawer.anchor_m[0], drawer.anchor_m[1], 0.0))
     nav = {target: to_world(poses[owner], local) for target, (owner, local) in _LOCAL_NAV.items()}
+    look = {name: to_world(poses[owner], local) for name, (owner, local) in _LOCAL_LOOK.items()}
     return Layout(
         name,
         MappingProxyType({fid: poses[fid] for fid in FURNITURE_IDS}),
         MappingProxyType(nav),
+        MappingProxyType(look),
         _SPAWN,
         robot_start,
         MappingProxyType(cameras),

@@ -200,6 +200,7 @@ class SceneIndex:
     receptacles: Mapping[str, ReceptacleInfo]
     parts: Mapping[str, PartInfo]
     nav_poses: Mapping[str, Pose2D]
+    look_poses: Mapping[str, Pose2D]      # where to stand to look into a container (layouts.LOOK_INTO)
     cameras: Mapping[str, CameraInfo]
     robot: RobotInfo
 
@@ -871,6 +872,7 @@ def build_scene(
         receptacles=MappingProxyType(receptacles),
         parts=MappingProxyType(parts),
         nav_poses=plan.nav_poses,
+        look_poses=plan.look_poses,
         cameras=MappingProxyType(cameras),
         robot=robot,
     )

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from planner_ros.scene_graph.semantic_map import Box, PartModel, ReceptacleModel, SemanticMap, Viewpoint
-from planner_ros.sim.layouts import FOOTPRINT_M, PARTS, RECEPTACLES, Box3, Pose2D, get_layout
+from planner_ros.sim.layouts import FOOTPRINT_M, LOOK_INTO, PARTS, RECEPTACLES, Box3, Pose2D, get_layout
 from planner_ros.sim.scene import part_panel_box
 
 __all__ = ["semantic_map_for_layout"]
@@ -58,4 +58,6 @@ def semantic_map_for_layout(layout_name: str) -> SemanticMap:
                                tuple(axis.round(9).tolist()), tuple(T[:3, 3].round(6).tolist()), part.open_q,
                                _world_box(T, part_panel_box(pid)))
     viewpoints = {name: Viewpoint(name, p.x, p.y, p.yaw, name) for name, p in layout.nav_poses.items()}
+    viewpoints.update({name: Viewpoint(name, p.x, p.y, p.yaw, LOOK_INTO[name], look_inside=True)
+                       for name, p in layout.look_poses.items()})
     return SemanticMap("map", receptacles, parts, viewpoints)

@@ -233,13 +233,14 @@ class SimSkills:
                 raise _Failed(FailureCode.NOT_REACHABLE, f"'{target}' is {relation} {where or 'the floor'}; "
                                                          "there is no known place to stand near it")
             target = where
-        if target not in index.nav_poses:
+        places = {**index.nav_poses, **index.look_poses}
+        if target not in places:
             raise _Failed(FailureCode.UNKNOWN_OBJECT, f"no known place '{target}' to navigate to; places: "
-                                                      f"{', '.join(sorted(index.nav_poses))}")
+                                                      f"{', '.join(sorted(places))}")
         held = w.held_object()
         phases = dict(self._phases(("stow_arm", "drive")))
         yield from self._travel_pose(phases["stow_arm"])
-        goal = index.nav_poses[target]
+        goal = places[target]
         for progress in self._drive(w.move_base_to(*goal), "drive", phases["drive"]):
             if progress.fraction >= 0.75:  # halfway through driving
                 self._slip_now()

@@ -188,6 +188,26 @@ def test_pick_from_the_open_drawer_and_cabinet():
     assert engine.world.held_object() == "cup_1"
 
 
+@pytest.mark.parametrize("layout", ["kitchen_a", "kitchen_b", "kitchen_c"])
+def test_the_cabinet_shelf_shows_from_its_look_pose_not_from_where_it_is_used(layout):
+    engine = SimEngine(EpisodeConfig(scenario=scenario(objects={"cup_1": OBJECTS["cup_1"]}, layout=layout)),
+                       cameras=("head_rgbd",), width=320, height=240, camera_rate_hz=10, segmentation=True)
+    cup = engine.world.object_geom_ids("cup_1")
+
+    def cup_pixels() -> int:
+        frames = []
+        while not frames:
+            frames = engine.tick()
+        return int(np.isin(frames[0].segmentation, cup).sum())
+
+    run_all(engine, "navigate_to(cabinet)", "open(cabinet)")
+    at_cabinet = cup_pixels()
+    run_all(engine, "navigate_to(cabinet_view)")
+    # The same cup position in every layout (seed 0, the cabinet's own frame): 0 pixels, then 85.
+    assert at_cabinet < 10 < cup_pixels(), at_cabinet
+    engine.close()
+
+
 # ------------------------------------------------------------------------------------------ refusals
 
 

@@ -2,6 +2,8 @@
 replanning with a diagnosis, limits and metrics. No ROS, no physics: the planner core alone."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from planner_ros.planning.deciders import OfflineDecider
@@ -176,6 +178,33 @@ def test_search_steps_are_verified_and_a_door_that_does_not_open_is_learnt():
     assert any(e["step"] == "open(fridge)" and e["diagnosis"] == "LOCKED" for e in verified)
     assert "fridge" in p.knowledge.locked
     assert result.metrics.corrections == 0     # searching is not correcting a plan
+
+
+class LowCabinetRobot(SymbolicRobot):
+    """The cabinet's shelf shows only from 'cabinet_view' once the door is open, as a head camera sees over
+    a low cabinet's top from where the robot stands to use it; what was seen stays known."""
+
+    seen_inside = False
+
+    def observe(self, after_s=None):
+        view = super().observe(after_s)
+        cabinet = self.world.receptacles["cabinet"]
+        self.seen_inside |= self.world.robot_at == "cabinet_view" and cabinet.is_open
+        receptacles = {**view.receptacles, "cabinet": replace(view.receptacles["cabinet"], look_from="cabinet_view")}
+        objects = {k: o for k, o in view.objects.items() if o.place != "cabinet" or self.seen_inside}
+        return replace(view, objects=objects, receptacles=receptacles)
+
+
+def test_a_search_looks_into_an_opened_container_from_its_look_inside_place():
+    household = SymbolicHousehold.from_config({
+        "receptacles": {"counter": {}, "cabinet": {"container": True, "openable": True, "open": False}},
+        "objects": {"mug_1": {"label": "mug", "location": "cabinet"}}, "locations": ["cabinet_view"]})
+    robot = LowCabinetRobot(household)
+    plan = ["navigate_to(cabinet)", "pick(mug_1)", "navigate_to(counter)", "place(mug_1, counter)"]
+    result = planner(ScriptedSampler([plan]), robot).run("Put the mug on the counter.")
+    assert result.success, result.summary
+    assert robot.calls == ["navigate_to(cabinet)", "open(cabinet)", "navigate_to(cabinet_view)", *plan]
+    assert any(e["type"] == "found" and e["place"] == "cabinet" for e in result.events)
 
 
 @pytest.mark.parametrize("cancel_after", [0, 2])

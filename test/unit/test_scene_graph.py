@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from planner_ros.geometry import CameraIntrinsics, Pose3D, matrix_to_quaternion
+from planner_ros.scene_graph.articulation import OpeningEstimate
 from planner_ros.scene_graph.graph import GraphSettings, SceneGraph, SnapshotError
 from planner_ros.scene_graph.model import DepthView, EventType, NodeStatus, ObjectObservation
 from planner_ros.scene_graph.queries import describe_scene, find_objects, propose_viewpoints
@@ -190,6 +191,24 @@ def test_a_held_object_follows_the_hand_and_is_held_by_the_robot(kitchen):
     assert ("apple_1", "on", "table") in {(r.subject_id, r.predicate, r.object_id) for r in g.relations()}
 
 
+def test_what_lies_in_a_drawer_stays_in_it_when_the_drawer_closes(kitchen, monkeypatch):
+    drawer = kitchen.parts["drawer"]
+    fraction = {"drawer": 1.0}
+    monkeypatch.setattr("planner_ros.scene_graph.graph.estimate_opening", lambda part, views: (
+        OpeningEstimate(part.id, fraction[part.id], 0.9, 1000, ("cam",), 1.0) if part.id in fraction else None))
+    g = graph(kitchen)
+    g.observe_views([], 0.0)
+    inside = kitchen.receptacle_volume("drawer", 1.0).centre
+    g.update([obs("t1", "mug", inside, size=(0.09, 0.09, 0.1)), obs("t2", at=A)], 0.0)
+    fraction["drawer"] = 0.0
+    g.observe_views([], 1.0)
+    rel = {(r.subject_id, r.predicate, r.object_id) for r in g.relations()}
+    assert ("mug_1", "in", "drawer") in rel and ("apple_1", "on", "counter") in rel
+    shift = drawer.transform(0.0)[:3, 3] - drawer.transform(1.0)[:3, 3]
+    assert np.allclose(g.nodes["mug_1"].position_m, np.asarray(inside) + shift)
+    assert np.allclose(g.nodes["apple_1"].position_m, A)   # only the drawer's contents move
+
+
 def test_relations_next_to_and_stacked(kitchen):
     g = graph(kitchen)
     g.update([obs("a", "apple", A), obs("m", "mug", (A[0] + 0.12, A[1], 0.95), size=(0.09, 0.09, 0.1))], 0.0)
@@ -247,6 +266,9 @@ def test_semantic_map_json_round_trip_and_errors(kitchen, tmp_path):
     path = tmp_path / "map.json"
     path.write_text(json.dumps(kitchen.to_json()))
     assert SemanticMap.load(path).to_json() == kitchen.to_json()
+    # The cabinet is looked into from further back than it is used from; the others from where they are used.
+    assert SemanticMap.load(path).look_from("cabinet") == "cabinet_view"
+    assert kitchen.look_from("fridge") == kitchen.look_from("drawer") == ""
     bad = kitchen.to_json()
     bad["parts"]["drawer"]["joint_type"] = "screw"
     with pytest.raises(MapError, match="drawer"):

@@ -16,6 +16,7 @@ from planner_ros.sim.layouts import (  # noqa: E402
     FOOTPRINT_M,
     FURNITURE_IDS,
     LAYOUTS,
+    LOOK_INTO,
     PARTS,
     ROOM_SIZE_M,
     Pose2D,
@@ -110,8 +111,9 @@ def test_layout_fits_the_room_without_overlaps(name):
     for a, b in [(a, b) for a in boxes for b in boxes if a < b]:
         (alo, ahi), (blo, bhi) = boxes[a], boxes[b]
         assert np.any(ahi <= blo) or np.any(bhi <= alo), f"{a} overlaps {b}"
+    assert set(layout.look_poses) == set(LOOK_INTO) and set(LOOK_INTO.values()) <= set(FURNITURE_IDS)
     # The robot (radius 0.24 m around its centre) parks inside the room, clear of all furniture.
-    for target, pose in layout.nav_poses.items():
+    for target, pose in {**layout.nav_poses, **layout.look_poses}.items():
         centre = np.array([pose.x, pose.y])
         assert np.all(centre >= 0.24) and np.all(centre <= np.array(ROOM_SIZE_M) - 0.24), target
         for fid, (lo, hi) in boxes.items():
