@@ -40,8 +40,9 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from planner_ros.geometry import CameraIntrinsics, Pose3D
 from planner_ros.planning.interfaces import Verdict, VerdictStatus
-from planner_ros.planning.world import ObjectStatus, ObjectView, ReceptacleView, WorldView
+from planner_ros.planning.world import ObjectStatus, ObjectView, WorldView
 from planner_ros.scene_graph.model import ObjectObservation
+from planner_ros.scene_graph.planner_view import receptacle_views
 from planner_ros.sim.goals import WorldFacts
 from planner_ros.skills import FailureCode, SkillOutcome, SkillSpec, SkillValidationError
 
@@ -569,10 +570,8 @@ def world_view_from_msg(msg: SceneGraph, semantic_map) -> WorldView:
         objects[o.id] = ObjectView(o.id, o.label, relation, place, ObjectStatus(_OBJECT_STATUS.get(o.status, "visible")))
     openings = {o.id: float(s.amount) for o in msg.objects for s in o.states
                 if s.name == "open" and math.isfinite(s.amount)}
-    receptacles = {r.id: ReceptacleView(r.id, r.label, r.kind == "container", r.part or "",
-                                        openings.get(r.part, 0.0) if r.part else 1.0, semantic_map.look_from(r.id))
-                   for r in semantic_map.receptacles.values()}
-    return WorldView(objects, receptacles, held, None, time_to_seconds(msg.header.stamp), int(msg.revision))
+    return WorldView(objects, receptacle_views(semantic_map, openings), held, None, time_to_seconds(msg.header.stamp),
+                     int(msg.revision))
 
 
 def tree_to_msg(tree, task_id: str, tree_index: int, running: int, stamp: Time) -> ActionTree:
