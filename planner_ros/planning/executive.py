@@ -439,8 +439,9 @@ class TreePlanner:
         return text
 
     def _learn(self, verdict: Verdict, call: SkillCall) -> None:
-        """Facts a failure taught that the scene graph cannot show (so the next plan avoids them). A missing
-        object is not one of them: the scene graph marks it and the next sampling searches for it."""
+        """Facts a failure taught that the scene graph cannot show, or not yet (so the next plan avoids them).
+        An object the robot reached for and did not find is held as lying nowhere known until perception shows
+        it again somewhere else: the next sampling looks for it instead of reaching for the same spot again."""
         code = verdict.diagnosis
         view = self._view()
         if code in (FailureCode.LOCKED, FailureCode.JAMMED) and call.skill == "open":
@@ -448,6 +449,11 @@ class TreePlanner:
             self.knowledge = self.knowledge.merged(Knowledge(locked=frozenset({owner or call.arg("target")})))
         elif code == FailureCode.BLOCKED and call.skill == "place":
             self.knowledge = self.knowledge.merged(Knowledge(blocked=frozenset({call.arg("target")})))
+        elif code == FailureCode.OBJECT_MISSING and call.skill == "pick":
+            obj = view.objects.get(call.arg("object"))
+            if obj is not None and obj.relation in ("on", "in"):
+                self.knowledge = self.knowledge.merged(Knowledge(
+                    not_at=frozenset({(obj.id, obj.place)}), notes=(f"{obj.id} was not found {obj.relation} {obj.place}",)))
 
     # -- helpers ------------------------------------------------------------------------------------
     def _view(self, after_s: float | None = None) -> WorldView:

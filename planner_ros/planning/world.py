@@ -52,11 +52,14 @@ class Knowledge:
     locked: frozenset[str] = frozenset()     # receptacles whose door or drawer does not open (enough)
     blocked: frozenset[str] = frozenset()    # receptacles nothing can be placed on or in
     missing: frozenset[str] = frozenset()    # objects searched for and not found
+    # (object, place): the robot reached for the object there and it was not there. Until perception shows
+    # it somewhere else, the view holds it as lying nowhere known (the scene graph may not have noticed yet).
+    not_at: frozenset[tuple[str, str]] = frozenset()
     notes: tuple[str, ...] = ()              # diagnoses in words, for prompts and records
 
     def merged(self, other: Knowledge) -> Knowledge:
         return Knowledge(self.locked | other.locked, self.blocked | other.blocked, self.missing | other.missing,
-                         tuple(dict.fromkeys(self.notes + other.notes)))
+                         self.not_at | other.not_at, tuple(dict.fromkeys(self.notes + other.notes)))
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,12 @@ class WorldView:
         return replace(self, robot_at=place)
 
     def with_knowledge(self, knowledge: Knowledge) -> WorldView:
-        return replace(self, knowledge=self.knowledge.merged(knowledge))
+        merged = self.knowledge.merged(knowledge)
+        stale = {oid for oid, place in merged.not_at
+                 if oid in self.objects and self.objects[oid].relation in ("on", "in") and self.objects[oid].place == place}
+        objects = {oid: replace(o, relation="none", place="") if oid in stale else o for oid, o in self.objects.items()} \
+            if stale else self.objects
+        return replace(self, objects=objects, knowledge=merged)
 
     def part_owner(self, name: str) -> str | None:
         """The receptacle a door/drawer id (or the receptacle itself) refers to."""

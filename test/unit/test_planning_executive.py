@@ -10,6 +10,7 @@ from planner_ros.planning.deciders import OfflineDecider
 from planner_ros.planning.executive import PlannerSettings, TreePlanner
 from planner_ros.planning.instructions import ParserGoalWriter
 from planner_ros.planning.sampling import SampledPlan, SamplingResult
+from planner_ros.planning.world import Knowledge
 from planner_ros.skills import DEFAULT_SKILLS, FailureCode, SkillOutcome
 from planner_ros.verification.scene_graph_verifier import SceneGraphVerifier
 from planner_ros.world.symbolic import SymbolicHousehold
@@ -205,6 +206,49 @@ def test_a_search_looks_into_an_opened_container_from_its_look_inside_place():
     assert result.success, result.summary
     assert robot.calls == ["navigate_to(cabinet)", "open(cabinet)", "navigate_to(cabinet_view)", *plan]
     assert any(e["type"] == "found" and e["place"] == "cabinet" for e in result.events)
+
+
+class StaleGraphRobot(SymbolicRobot):
+    """The apple was knocked from the table to the counter; the scene graph still shows it on the table
+    until the robot has looked at the counter."""
+
+    seen_counter = False
+
+    def observe(self, after_s=None):
+        view = super().observe(after_s)
+        self.seen_counter |= self.world.robot_at == "counter"
+        if self.seen_counter or view.objects["apple_1"].relation == "held":
+            return view
+        return replace(view, objects={**view.objects, "apple_1": replace(view.objects["apple_1"], place="table")})
+
+
+def test_an_object_the_robot_did_not_find_where_the_graph_says_is_searched_for_not_picked_again():
+    def not_on_table(call, world):
+        if call.text == "pick(apple_1)" and world.robot_at == "table":
+            return SkillOutcome.failed(FailureCode.OBJECT_MISSING, "nothing to grasp where 'apple_1' should be")
+        return None
+
+    kitchen = {**KITCHEN, "objects": {**KITCHEN["objects"], "apple_1": {"label": "apple", "location": "counter"}}}
+    robot = StaleGraphRobot(SymbolicHousehold.from_config(kitchen), not_on_table)
+    from_counter = ["navigate_to(counter)", "pick(apple_1)", "navigate_to(fridge)", "place(apple_1, fridge)"]
+    sampler = ScriptedSampler([FRIDGE_PLAN], [from_counter])
+    p = planner(sampler, robot)
+    result = p.run("Put the apple in the fridge.")
+    assert result.success, result.summary
+    assert robot.calls.count("pick(apple_1)") == 2 and robot.calls.index("navigate_to(counter)") > \
+        robot.calls.index("pick(apple_1)")          # looked for it before reaching again
+    assert ("apple_1", "table") in p.knowledge.not_at
+    assert sampler.requests[1].view.objects["apple_1"].place == "counter"
+    assert any(e["type"] == "found" and e["place"] == "counter" for e in result.events)
+
+
+def test_what_the_robot_did_not_find_overrides_a_stale_place_until_it_is_seen_elsewhere():
+    view = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN)).observe()
+    told = view.with_knowledge(Knowledge(not_at=frozenset({("apple_1", "table")})))
+    assert (told.objects["apple_1"].relation, told.objects["apple_1"].place) == ("none", "")
+    assert "on(apple_1, table)" not in told.facts() and "on(mug_1, counter)" in told.facts()
+    moved = replace(view, objects={**view.objects, "apple_1": replace(view.objects["apple_1"], place="counter")})
+    assert moved.with_knowledge(told.knowledge).objects["apple_1"].place == "counter"
 
 
 @pytest.mark.parametrize("cancel_after", [0, 2])
