@@ -119,7 +119,8 @@ def cmd_eval_perception(args: argparse.Namespace) -> int:
     if detector is None:
         return 2
     report = evaluate_perception(detector, scenes=args.scenes, robot_poses=args.robot_poses,
-                                 first_seed=args.first_seed, progress=_eval_progress)
+                                 first_seed=args.first_seed, objects_in_bin=args.objects_in_bin,
+                                 progress=_eval_progress)
     return _eval_output(format_report(report), report.to_json(), args.json)
 
 
@@ -192,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     perception.add_argument("--scenes", type=int, default=20, help="held-out scenes (default 20)")
     perception.add_argument("--robot-poses", type=int, default=2, help="robot poses per scene (default 2)")
     perception.add_argument("--first-seed", type=int, help="first held-out seed (default: the first of the range)")
+    perception.add_argument("--objects-in-bin", type=int, default=0, metavar="N",
+                            help="add 1..N objects in the bin to every scene and report their recall on its own")
     perception.add_argument("--json", type=Path, help="also write the report as JSON here")
     perception.set_defaults(func=cmd_eval_perception)
 

@@ -3,7 +3,8 @@
 Each scene (a seed from EVAL_SEEDS, never used for training) is rendered from the four fixed cameras and
 from the robot's head and wrist cameras at `robot_poses` poses; every view goes through the same pipeline
 the node runs (detect, lift, fuse), and the scene's fused tracks are compared with the objects that at least
-one view shows. Throughput is timed per frame: detection, and lifting plus fusion, on this process's
+one view shows. With `objects_in_bin`, every scene also holds objects in the bin (which the task scenes'
+random objects never do), and their recall is reported on its own. Throughput is timed per frame: detection, and lifting plus fusion, on this process's
 threads; rendering is not counted.
 """
 from __future__ import annotations
@@ -15,9 +16,9 @@ import numpy as np
 
 import planner_ros.sim  # noqa: F401  (headless GL backend before mujoco loads)
 from planner_ros.perception.detection import Detector
-from planner_ros.perception.evaluation import MIN_EVAL_PIXELS, DetectionTally, FusionTally, TrackEstimate
+from planner_ros.perception.evaluation import MIN_EVAL_PIXELS, DetectionTally, FusionTally, TrackEstimate, iou
 from planner_ros.perception.pipeline import FrameInput, PerceptionPipeline
-from planner_ros.perception.sim_views import CLASS_NAMES, EVAL_SEEDS, labelled_views
+from planner_ros.perception.sim_views import BIN_OBJECT_PREFIX, CLASS_NAMES, EVAL_SEEDS, labelled_views
 
 __all__ = ["PerceptionReport", "evaluate_perception", "format_report"]
 
@@ -36,13 +37,16 @@ class PerceptionReport:
     lift_fuse_ms_median: float
     frames_per_s: float
     seeds: tuple[int, int]
+    # objects in the bin (with objects_in_bin): views showing one with >= MIN_EVAL_PIXELS px and how many of
+    # those a same-class box (IoU >= 0.5, score >= the operating threshold) found; fused 3D recall of them
+    in_bin: dict[str, float] | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1, default=float)
 
 
 def evaluate_perception(detector: Detector, *, scenes: int = 20, robot_poses: int = 2, first_seed: int | None = None,
-                        operating_threshold: float = 0.25, progress=None) -> PerceptionReport:
+                        operating_threshold: float = 0.25, objects_in_bin: int = 0, progress=None) -> PerceptionReport:
     start = EVAL_SEEDS.start if first_seed is None else first_seed
     seeds = range(start, start + scenes)
     if seeds.start < EVAL_SEEDS.start or seeds.stop > EVAL_SEEDS.stop:
@@ -52,11 +56,13 @@ def evaluate_perception(detector: Detector, *, scenes: int = 20, robot_poses: in
     fusion = FusionTally()
     detect_s, lift_s = [], []
     frames = 0
+    bin_shown = bin_found = 0
+    bin_fusion = FusionTally()
     for seed in seeds:
         pipeline = PerceptionPipeline(detector)
         labelled: dict[str, tuple[str, np.ndarray]] = {}
         counted: set[str] = set()
-        for view in labelled_views(seed, robot_poses=robot_poses):
+        for view in labelled_views(seed, robot_poses=robot_poses, objects_in_bin=objects_in_bin):
             f = view.frame
             result = pipeline.process(FrameInput(f.name, f.stamp_s, f.rgb, f.depth_m, f.intrinsics,
                                                  f.world_from_optical, view.instance_labels if detector.is_oracle
@@ -66,10 +72,18 @@ def evaluate_perception(detector: Detector, *, scenes: int = 20, robot_poses: in
             lift_s.append(result.lift_fuse_s)
             tally.add([d for d in result.detections if d.class_name], view.objects)
             for o in view.objects:
+                if o.object_id.startswith(BIN_OBJECT_PREFIX) and o.visible_px >= MIN_EVAL_PIXELS:
+                    bin_shown += 1
+                    bin_found += any(d.class_name == o.kind and d.score >= operating_threshold
+                                     and iou(d.box_xyxy, o.box_xyxy) >= 0.5 for d in result.detections)
+            for o in view.objects:
                 labelled[o.object_id] = (o.kind, np.asarray(o.centre_m))
                 if o.visible_px >= MIN_EVAL_PIXELS:
                     counted.add(o.object_id)
-        fusion.add_scene([TrackEstimate(t.class_name, t.centre_m) for t in pipeline.tracks()], labelled, counted)
+        tracks = [TrackEstimate(t.class_name, t.centre_m) for t in pipeline.tracks()]
+        fusion.add_scene(tracks, labelled, counted)
+        binned = {oid for oid in labelled if oid.startswith(BIN_OBJECT_PREFIX)}
+        bin_fusion.add_scene(tracks, {oid: labelled[oid] for oid in binned}, counted & binned)
         if progress is not None:
             progress(seed - seeds.start + 1, len(seeds))
     per_frame = np.asarray(detect_s) + np.asarray(lift_s)
@@ -78,7 +92,10 @@ def evaluate_perception(detector: Detector, *, scenes: int = 20, robot_poses: in
         per_class=tally.per_class(), mean_ap50=tally.mean_ap50(),
         mean_ap50_every_labelled=tally.mean_ap50(every_labelled=True), fusion=fusion.summary(),
         detect_ms_median=float(np.median(detect_s) * 1e3), lift_fuse_ms_median=float(np.median(lift_s) * 1e3),
-        frames_per_s=float(len(per_frame) / per_frame.sum()), seeds=(seeds.start, seeds.stop - 1))
+        frames_per_s=float(len(per_frame) / per_frame.sum()), seeds=(seeds.start, seeds.stop - 1),
+        in_bin=None if objects_in_bin <= 0 else {
+            "views": bin_shown, "view_recall": bin_found / bin_shown if bin_shown else float("nan"),
+            "objects": bin_fusion.visible, "fused_recall": bin_fusion.summary()["recall"]})
 
 
 def format_report(report: PerceptionReport) -> str:
@@ -100,5 +117,10 @@ def format_report(report: PerceptionReport) -> str:
               f"throughput: detection {report.detect_ms_median:.1f} ms, lifting+fusion "
               f"{report.lift_fuse_ms_median:.1f} ms per frame (median); {report.frames_per_s:.1f} frames/s on one "
               "thread"]
+    if report.in_bin is not None:
+        b = report.in_bin
+        lines.append(f"objects in the bin: found in {b['view_recall']:.3f} of {b['views']} views showing one "
+                     f"(same class, IoU >= 0.5, score >= the operating threshold); fused 3D recall "
+                     f"{b['fused_recall']:.3f} of {b['objects']}")
     return "\n".join(lines)
 

@@ -21,9 +21,10 @@ import numpy as np
 from planner_ros.sim.cameras import CameraFrame, CameraRig
 from planner_ros.sim.catalog import KINDS
 from planner_ros.sim.layouts import LAYOUTS
+from planner_ros.sim.scene import ObjectPlacement, SceneError
 from planner_ros.sim.world import World, run_to_completion
 
-__all__ = ["CLASS_NAMES", "EVAL_SEEDS", "FIXED_CAMERAS", "GtObject", "LabelledView", "MIN_LABEL_PIXELS",
+__all__ = ["BIN_OBJECT_PREFIX", "CLASS_NAMES", "EVAL_SEEDS", "FIXED_CAMERAS", "GtObject", "LabelledView", "MIN_LABEL_PIXELS",
            "ROBOT_CAMERAS", "TRAIN_SEEDS", "labelled_views", "random_robot_pose", "random_scene", "scene_views"]
 
 # The detector's classes: every graspable kind of the catalogue, in catalogue order (class id = index).
@@ -33,6 +34,7 @@ EVAL_SEEDS = range(20_000, 30_000)
 # An object with fewer visible pixels than this (at 640x480) is not labelled: a sliver is not an object a
 # detector can be asked to find, and labelling it would teach the model to hallucinate from noise.
 MIN_LABEL_PIXELS = 30
+BIN_OBJECT_PREFIX = "binned_"   # ids of the objects `objects_in_bin` adds
 FIXED_CAMERAS = ("kitchen_overview", "counter_cam", "table_cam", "storage_cam")
 ROBOT_CAMERAS = ("head_rgbd", "wrist_rgbd")
 
@@ -105,12 +107,33 @@ def random_robot_pose(world: World, rng: np.random.Generator) -> None:
                                      rng.uniform(-1.0, 1.0)))
 
 
-def random_scene(seed: int) -> tuple[World, np.random.Generator]:
+def _bin_objects(seed: int, most: int) -> dict[str, ObjectPlacement]:
+    """1..`most` objects of random kinds dropped into the bin (their own generator, so the rest of the draw
+    order is unchanged). Random objects never spawn in the bin, yet a moved or discarded object ends there."""
+    if most <= 0:
+        return {}
+    rng = np.random.default_rng([seed, 1])
+    kinds = sorted(KINDS)
+    return {f"{BIN_OBJECT_PREFIX}{k}": ObjectPlacement(kinds[int(rng.integers(len(kinds)))], "bin")
+            for k in range(int(rng.integers(1, most + 1)))}
+
+
+def random_scene(seed: int, *, objects_in_bin: int = 0) -> tuple[World, np.random.Generator]:
     """The randomised scene of `seed` (layout, objects, camera jitter, lights, door openings), settled, and
-    the seed's generator in the state the robot poses draw from next."""
+    the seed's generator in the state the robot poses draw from next. `objects_in_bin` > 0 adds up to that
+    many objects in the bin (training data only: the evaluation's scenes are drawn with 0)."""
     rng = np.random.default_rng(seed)
     layout = sorted(LAYOUTS)[int(rng.integers(len(LAYOUTS)))]
-    world = World(layout, seed, None, int(rng.integers(6, 15)))
+    num_random = int(rng.integers(6, 15))
+    binned = _bin_objects(seed, objects_in_bin)
+    while True:
+        try:
+            world = World(layout, seed, binned, num_random)
+            break
+        except SceneError:
+            if not binned:
+                raise
+            binned = dict(list(binned.items())[:-1])  # the bin is small: drop the last until the rest fit
     _jitter_fixed_cameras(world.model, rng)
     _scale_lights(world.model, rng)
     for part in sorted(world.index.parts):
@@ -121,11 +144,11 @@ def random_scene(seed: int) -> tuple[World, np.random.Generator]:
 
 
 def scene_views(seed: int, *, robot_poses: int = 2, width: int = 640, height: int = 480,
-                fixed_cameras: tuple[str, ...] = FIXED_CAMERAS,
-                robot_cameras: tuple[str, ...] = ROBOT_CAMERAS) -> Iterator[tuple[World, LabelledView]]:
+                fixed_cameras: tuple[str, ...] = FIXED_CAMERAS, robot_cameras: tuple[str, ...] = ROBOT_CAMERAS,
+                objects_in_bin: int = 0) -> Iterator[tuple[World, LabelledView]]:
     """labelled_views with the world each view was rendered from (in its state at that view: read it
     before advancing the generator)."""
-    world, rng = random_scene(seed)
+    world, rng = random_scene(seed, objects_in_bin=objects_in_bin)
     lut = world.instance_label_lookup()
     rig = CameraRig(world.model, fixed_cameras + robot_cameras, width=width, height=height)
     try:
@@ -141,11 +164,11 @@ def scene_views(seed: int, *, robot_poses: int = 2, width: int = 640, height: in
 
 
 def labelled_views(seed: int, *, robot_poses: int = 2, width: int = 640, height: int = 480,
-                   fixed_cameras: tuple[str, ...] = FIXED_CAMERAS,
-                   robot_cameras: tuple[str, ...] = ROBOT_CAMERAS) -> Iterator[LabelledView]:
+                   fixed_cameras: tuple[str, ...] = FIXED_CAMERAS, robot_cameras: tuple[str, ...] = ROBOT_CAMERAS,
+                   objects_in_bin: int = 0) -> Iterator[LabelledView]:
     """Every camera's labelled view of the scene of `seed`, the robot cameras from `robot_poses` poses."""
     views = scene_views(seed, robot_poses=robot_poses, width=width, height=height, fixed_cameras=fixed_cameras,
-                        robot_cameras=robot_cameras)
+                        robot_cameras=robot_cameras, objects_in_bin=objects_in_bin)
     try:
         for _, view in views:
             yield view

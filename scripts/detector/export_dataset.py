@@ -15,6 +15,10 @@ cameras; halving the image would push most below what a stride-8 head can find).
   training on CPUs.
 - `--crop 0`: whole frames, as the deployed detector sees them (the form for training on a GPU).
 
+`--in-bin N` drops 1..N extra objects of random kinds into the bin of every scene: random objects never spawn
+there, yet a moved or thrown-away object ends up there, seen from above with only its top showing (the
+CPU fine-tuning stage 4, `make detector-bin`).
+
 `--deadline-s` stops rendering train seeds after that many seconds and keeps the longest run of finished
 seeds from the start of the range, so the data set is still "the first N train seeds" (N is printed and
 written to dataset.json, to redo it exactly with --train-seeds N).
@@ -60,11 +64,11 @@ def _crop_origins(view, crop: int, rng: np.random.Generator) -> list[tuple[int, 
     return origins
 
 
-def _write_seed(job: tuple[Path, str, int, int, int]) -> tuple[int, int]:
-    out, split, seed, robot_poses, crop = job
+def _write_seed(job: tuple[Path, str, int, int, int, int]) -> tuple[int, int]:
+    out, split, seed, robot_poses, crop, in_bin = job
     rng = np.random.default_rng(seed + 7)
     written = 0
-    for k, view in enumerate(labelled_views(seed, robot_poses=robot_poses)):
+    for k, view in enumerate(labelled_views(seed, robot_poses=robot_poses, objects_in_bin=in_bin)):
         h, w = view.frame.rgb.shape[:2]
         cw, ch = (w, h) if crop == 0 else (crop, crop)
         for c, (ox, oy) in enumerate(_crop_origins(view, crop, rng)):
@@ -113,15 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--crop", type=int, default=320,
                         help="square crop side in pixels at native scale; 0 writes whole frames")
+    parser.add_argument("--in-bin", type=int, default=0, metavar="N",
+                        help="add 1..N objects in the bin to every scene (random objects never spawn there)")
     parser.add_argument("--deadline-s", type=float,
                         help="stop rendering train seeds after this many seconds (val seeds always finish)")
     args = parser.parse_args(argv)
     if args.train_seeds + args.val_seeds > len(TRAIN_SEEDS):
         parser.error(f"at most {len(TRAIN_SEEDS)} seeds in TRAIN_SEEDS")
     started = time.monotonic()
-    val_jobs = [(args.out, "val", s, args.robot_poses, args.crop) for s in TRAIN_SEEDS[-args.val_seeds:]] \
-        if args.val_seeds else []
-    train_jobs = [(args.out, "train", s, args.robot_poses, args.crop) for s in TRAIN_SEEDS[:args.train_seeds]]
+    form = (args.robot_poses, args.crop, args.in_bin)
+    val_jobs = [(args.out, "val", s, *form) for s in TRAIN_SEEDS[-args.val_seeds:]] if args.val_seeds else []
+    train_jobs = [(args.out, "train", s, *form) for s in TRAIN_SEEDS[:args.train_seeds]]
     for sub in ("images/train", "images/val", "labels/train", "labels/val"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
     with multiprocessing.Pool(args.workers) as pool:
@@ -138,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     first = TRAIN_SEEDS[0]
     summary = {"train_seeds": [first, first + n_train - 1] if n_train else [],
                "val_seeds": [TRAIN_SEEDS[-args.val_seeds], TRAIN_SEEDS[-1]] if args.val_seeds else [],
-               "robot_poses": args.robot_poses, "crop": args.crop,
+               "robot_poses": args.robot_poses, "crop": args.crop, "in_bin": args.in_bin,
                "train_images": sum(train_counts), "val_images": sum(val_counts),
                "seconds": round(time.monotonic() - started, 1)}
     (args.out / "dataset.json").write_text(json.dumps(summary, indent=1) + "\n")

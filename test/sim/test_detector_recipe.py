@@ -77,6 +77,17 @@ def test_crops_keep_native_scale_and_clip_boxes_inside(tmp_path):
         assert np.all(labels[:, 3:] * 320 >= 4 - 1e-3)  # clipped boxes keep at least 4 px
 
 
+def test_bin_objects_are_labelled_and_leave_the_default_scene_unchanged():
+    plain = list(labelled_views(TRAIN_SEEDS[3], robot_poses=0))
+    again = list(labelled_views(TRAIN_SEEDS[3], robot_poses=0, objects_in_bin=0))
+    np.testing.assert_array_equal(plain[0].frame.rgb, again[0].frame.rgb)  # evaluation scenes are untouched
+    binned = [o for v in labelled_views(TRAIN_SEEDS[0], robot_poses=0, objects_in_bin=3)
+              for o in v.objects if o.object_id.startswith("binned_")]
+    assert binned, "some fixed camera shows an object in the bin"
+    assert all(o.class_id == CLASS_NAMES.index(o.kind) for o in binned)
+    assert all(o.centre_m[2] < 0.45 for o in binned)  # inside the bin, below its rim
+
+
 def test_a_deadline_keeps_exactly_the_finished_prefix_of_train_seeds(tmp_path):
     summary = _export(tmp_path, "--crop", "0", "--train-seeds", "40", "--val-seeds", "1", "--robot-poses", "1",
                       "--deadline-s", "7")
