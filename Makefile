@@ -7,11 +7,10 @@ SYSTEM_PYTHON ?= python3
 TRAIN_VENV ?= .venv-train
 DATASET ?= build/detector_dataset
 FRAMES_DATASET ?= build/detector_frames
-BIN_DATASET ?= build/detector_bin
 # DDS hygiene: discovery never leaves this machine. Each run picks its own ROS_DOMAIN_ID (planner_ros.ros_env).
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 
-.PHONY: setup lock test test-unit demo bench bench-full bench-planner eval-perception eval-scene-graph train-env detector detector-gpu detector-bin clean
+.PHONY: setup lock test test-unit demo bench bench-full bench-planner eval-perception eval-scene-graph train-env detector detector-gpu clean
 
 setup:
 	@$(SYSTEM_PYTHON) scripts/setup_env.py --venv $(VENV)
@@ -77,14 +76,6 @@ detector-gpu: setup train-env
 	  --init models/sim_kitchen_yolov8n.pt --device 0 --imgsz 640 --batch 64 --workers 16 --cache ram --epochs 9 \
 	  --lr0 0.0005 --no-export
 	$(TRAIN_VENV)/bin/python scripts/detector/train.py --export-only models
-
-# Stage 4 on this machine's CPU, from the shipped weights: crops of scenes with 1-3 objects in the bin (random
-# objects never spawn there, so stages 1-3 never saw one), at a low learning rate (~45 min on 2 cores).
-detector-bin: setup train-env
-	rm -rf $(BIN_DATASET)
-	$(PYTHON) scripts/detector/export_dataset.py $(BIN_DATASET) --train-seeds 320 --val-seeds 40 --in-bin 3
-	$(TRAIN_VENV)/bin/python scripts/detector/train.py $(BIN_DATASET) --out models \
-	  --init models/sim_kitchen_yolov8n.pt --epochs 5 --lr0 0.0002
 
 clean:
 	rm -rf $(VENV) $(TRAIN_VENV) build install log runs

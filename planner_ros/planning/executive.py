@@ -177,6 +177,7 @@ class TreePlanner:
         self._executable = 0
         self._step_ids = 0
         self._recent: list[tuple[float, SkillCall]] = []   # (end time, call) of steps that succeeded
+        self._grounded_at: dict[str, str] = {}              # goal object -> its place when the goal was set
 
     def _run(self) -> str:
         self._emit("task_started", detail=self.instruction)
@@ -209,9 +210,14 @@ class TreePlanner:
             if result.error or result.missing_labels:
                 raise TaskStopped(result.error or f"could not find {', '.join(result.missing_labels)} after searching")
         self.goal = result.goal
+        view = self._view()
+        self._grounded_at = {c.args[0]: view.objects[c.args[0]].place for c in self.goal
+                             if c.args and c.args[0] in view.objects}
         self._emit("goal_grounded", detail=", ".join(c.text for c in self.goal), goal=[c.text for c in self.goal])
 
-    def _search(self, labels: tuple[str, ...], first: tuple[str, ...] = ()) -> None:
+    def _search(self, labels: tuple[str, ...], first: tuple[str, ...] = (), known: frozenset[str] = frozenset()) -> None:
+        """Look at the places first, then at the scene graph's proposals, until an object of each label shows
+        that is not one of `known` (objects of the label already seen elsewhere) and lies where a skill can take it."""
         self._phase("searching")
         for label in labels:
             places = list(dict.fromkeys([*first, *self.observer.search_places(label)]))
@@ -229,14 +235,14 @@ class TreePlanner:
                 if is_open and rec.look_from:
                     # Where the robot stands to use it, nothing inside shows (a low cabinet's top hides its shelf).
                     self._dispatch_search_step(SkillCall("navigate_to", (("target", rec.look_from),)))
-                if self._found(label):
+                if self._found(label, known):
                     self._emit("found", detail=f"{label} found at {place}", label=label, place=place)
                     break
 
-    def _found(self, label: str) -> bool:
+    def _found(self, label: str, known: frozenset[str]) -> bool:
         # Look for a moment: perception confirms an object over a few frames.
         view = self._view(after_s=self.observer.now_s() + LOOK_S)
-        return any(o.label == label for o in view.usable_objects().values())
+        return any(o.label == label and o.id not in known and not self._lost(o) for o in view.usable_objects().values())
 
     def _dispatch_search_step(self, call: SkillCall) -> bool:
         """A step outside the tree (searching): executed and verified like any other, and what a failure
@@ -261,20 +267,36 @@ class TreePlanner:
             view = self._view(after_s=self.observer.now_s() + 1.0)
             if not self._lost(view.objects[oid]):
                 continue
-            self._search((obj.label,))
+            others = frozenset(o.id for o in view.usable_objects().values() if o.label == obj.label and o.id != oid)
+            self._search((obj.label,), known=others)
             view = self._view()
             if not self._lost(view.objects[oid]):
                 continue
-            bound = {c.args[0] for c in self.goal}
-            spare = sorted(o.id for o in view.usable_objects().values() if o.label == obj.label and o.id not in bound)
+            spare = self._stand_ins(oid, obj.label, view)
             if spare:
                 self.goal = tuple(Condition(c.predicate, (spare[0], *c.args[1:]), c.negated) if c.args[0] == oid else c
                                   for c in self.goal)
+                self._grounded_at[spare[0]] = self._grounded_at.get(oid, "")
                 self._emit("goal_rebound", detail=f"{oid} was not found; {spare[0]} takes its place",
                            goal=[c.text for c in self.goal])
             else:
                 self.knowledge = self.knowledge.merged(Knowledge(missing=frozenset({oid}),
                                                                  notes=(f"{oid} was searched for and not found",)))
+
+    def _stand_ins(self, oid: str, label: str, view: WorldView) -> list[str]:
+        """Other objects of the lost one's label that can take its place, those where it was when the goal was
+        set first. Not one that already meets its goal conditions: "the cup from the cabinet onto the counter"
+        is not done by a cup that was on the counter all along."""
+        bound = {c.args[0] for c in self.goal}
+        mine = [c for c in self.goal if c.args and c.args[0] == oid]
+        out = []
+        for o in view.usable_objects().values():
+            if o.label != label or o.id in bound or o.relation not in ("on", "in"):
+                continue
+            if all(condition_holds(Condition(c.predicate, (o.id, *c.args[1:]), c.negated), view) for c in mine):
+                continue
+            out.append(o.id)
+        return sorted(out, key=lambda i: (view.objects[i].place != self._grounded_at.get(oid), i))
 
     @staticmethod
     def _lost(obj) -> bool:

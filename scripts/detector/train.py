@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "planner_ros_detector")
     parser.add_argument("--init", type=Path, help="continue from this checkpoint (.pt) instead of random weights")
     parser.add_argument("--lr0", type=float, help="initial learning rate with AdamW (default: ultralytics' choice)")
+    parser.add_argument("--freeze", type=int, default=0, metavar="N",
+                        help="keep the first N layers fixed (10: the backbone), so a fine-tune changes only the rest")
     parser.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
     parser.add_argument("--imgsz", type=int, default=320, help="training image size (crops: 320; frames: 640)")
     parser.add_argument("--batch", type=int, default=16)
@@ -115,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         train_args |= {"lr0": args.lr0, "optimizer": "AdamW"}
     if args.hours is not None:
         train_args["time"] = args.hours
+    if args.freeze:
+        train_args["freeze"] = args.freeze
     started = time.time()
     model = YOLO(str(args.init) if args.init else "yolov8n.yaml")
     model.train(data=str(data_yaml), epochs=args.epochs, project=str(args.work), name="run", exist_ok=True,

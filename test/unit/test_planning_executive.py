@@ -242,6 +242,25 @@ def test_an_object_the_robot_did_not_find_where_the_graph_says_is_searched_for_n
     assert any(e["type"] == "found" and e["place"] == "counter" for e in result.events)
 
 
+def test_a_lost_object_is_not_replaced_by_one_that_already_meets_the_goal():
+    def gone(call, world):
+        if call.text == "pick(apple_1)":
+            return SkillOutcome.failed(FailureCode.OBJECT_MISSING, "nothing to grasp where 'apple_1' should be")
+        return None
+
+    kitchen = {**KITCHEN, "objects": {**KITCHEN["objects"], "apple_2": {"label": "apple", "location": "counter"}}}
+    robot = SymbolicRobot(SymbolicHousehold.from_config(kitchen), gone)
+    p = planner(ScriptedSampler([["navigate_to(table)", "pick(apple_1)", "navigate_to(counter)",
+                                  "place(apple_1, counter)"]]), robot)
+    result = p.run("Take the apple from the table and put it on the counter.")
+    assert result.goal == ("on(apple_1, counter)",)
+    assert not result.success                       # the counter's own apple does not count
+    assert not any(e["type"] == "goal_rebound" for e in result.events)
+    assert "apple_1" in p.knowledge.missing and robot.calls.count("pick(apple_1)") == 1
+    # The counter's apple, known all along, does not end the search for the lost one.
+    assert [e["type"] for e in result.events].count("searching") == PlannerSettings().search_places
+
+
 def test_what_the_robot_did_not_find_overrides_a_stale_place_until_it_is_seen_elsewhere():
     view = SymbolicRobot(SymbolicHousehold.from_config(KITCHEN)).observe()
     told = view.with_knowledge(Knowledge(not_at=frozenset({("apple_1", "table")})))
