@@ -4,8 +4,8 @@ Each scene (a seed from EVAL_SEEDS, never used for training) is rendered from th
 from the robot's head and wrist cameras at `robot_poses` poses; every view goes through the same pipeline
 the node runs (detect, lift, fuse), and the scene's fused tracks are compared with the objects that at least
 one view shows. With `objects_in_bin`, every scene also holds objects in the bin (which the task scenes'
-random objects never do), and their recall is reported on its own. Throughput is timed per frame: detection, and lifting plus fusion, on this process's
-threads; rendering is not counted.
+random objects never do), and their recall is reported on its own. Throughput is timed per frame: detection,
+and lifting plus fusion, on this process's threads; rendering is not counted.
 """
 from __future__ import annotations
 
@@ -72,14 +72,14 @@ def evaluate_perception(detector: Detector, *, scenes: int = 20, robot_poses: in
             lift_s.append(result.lift_fuse_s)
             tally.add([d for d in result.detections if d.class_name], view.objects)
             for o in view.objects:
-                if o.object_id.startswith(BIN_OBJECT_PREFIX) and o.visible_px >= MIN_EVAL_PIXELS:
+                labelled[o.object_id] = (o.kind, np.asarray(o.centre_m))
+                if o.visible_px < MIN_EVAL_PIXELS:
+                    continue
+                counted.add(o.object_id)
+                if o.object_id.startswith(BIN_OBJECT_PREFIX):
                     bin_shown += 1
                     bin_found += any(d.class_name == o.kind and d.score >= operating_threshold
                                      and iou(d.box_xyxy, o.box_xyxy) >= 0.5 for d in result.detections)
-            for o in view.objects:
-                labelled[o.object_id] = (o.kind, np.asarray(o.centre_m))
-                if o.visible_px >= MIN_EVAL_PIXELS:
-                    counted.add(o.object_id)
         tracks = [TrackEstimate(t.class_name, t.centre_m) for t in pipeline.tracks()]
         fusion.add_scene(tracks, labelled, counted)
         binned = {oid for oid in labelled if oid.startswith(BIN_OBJECT_PREFIX)}

@@ -24,8 +24,9 @@ from planner_ros.sim.layouts import LAYOUTS
 from planner_ros.sim.scene import ObjectPlacement, SceneError
 from planner_ros.sim.world import World, run_to_completion
 
-__all__ = ["BIN_OBJECT_PREFIX", "CLASS_NAMES", "EVAL_SEEDS", "FIXED_CAMERAS", "GtObject", "LabelledView", "MIN_LABEL_PIXELS",
-           "ROBOT_CAMERAS", "TRAIN_SEEDS", "labelled_views", "random_robot_pose", "random_scene", "scene_views"]
+__all__ = ["BIN_OBJECT_PREFIX", "CLASS_NAMES", "EVAL_SEEDS", "FIXED_CAMERAS", "GtObject", "LabelledView",
+           "MIN_LABEL_PIXELS", "ROBOT_CAMERAS", "TRAIN_SEEDS", "labelled_views", "random_robot_pose", "random_scene",
+           "scene_views"]
 
 # The detector's classes: every graspable kind of the catalogue, in catalogue order (class id = index).
 CLASS_NAMES: tuple[str, ...] = tuple(KINDS)

@@ -199,23 +199,25 @@ class TreePlanner:
     # -- grounding and search (TaPA: look before declaring an object absent) ---------------------------
     def _ground(self) -> None:
         self._phase("grounding")
-        result = self.goal_writer.goal(self.instruction, self._view(after_s=self.observer.now_s()))
+        view = self._view(after_s=self.observer.now_s())
+        result = self.goal_writer.goal(self.instruction, view)
         self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
         if result.error:
             raise TaskStopped(result.error)
         if result.missing_labels:
             self._search(result.missing_labels, first=result.look_first)
-            result = self.goal_writer.goal(self.instruction, self._view(), searched=True)
+            view = self._view()
+            result = self.goal_writer.goal(self.instruction, view, searched=True)
             self.metrics.add_usage(result.model_calls, result.prompt_tokens, result.completion_tokens)
             if result.error or result.missing_labels:
                 raise TaskStopped(result.error or f"could not find {', '.join(result.missing_labels)} after searching")
         self.goal = result.goal
-        view = self._view()
         self._grounded_at = {c.args[0]: view.objects[c.args[0]].place for c in self.goal
                              if c.args and c.args[0] in view.objects}
         self._emit("goal_grounded", detail=", ".join(c.text for c in self.goal), goal=[c.text for c in self.goal])
 
-    def _search(self, labels: tuple[str, ...], first: tuple[str, ...] = (), known: frozenset[str] = frozenset()) -> None:
+    def _search(self, labels: tuple[str, ...], first: tuple[str, ...] = (),
+                known: frozenset[str] = frozenset()) -> None:
         """Look at the places first, then at the scene graph's proposals, until an object of each label shows
         that is not one of `known` (objects of the label already seen elsewhere) and lies where a skill can take it."""
         self._phase("searching")
@@ -474,8 +476,9 @@ class TreePlanner:
         elif code == FailureCode.OBJECT_MISSING and call.skill == "pick":
             obj = view.objects.get(call.arg("object"))
             if obj is not None and obj.relation in ("on", "in"):
-                self.knowledge = self.knowledge.merged(Knowledge(
-                    not_at=frozenset({(obj.id, obj.place)}), notes=(f"{obj.id} was not found {obj.relation} {obj.place}",)))
+                note = f"{obj.id} was not found {obj.relation} {obj.place}"
+                lesson = Knowledge(not_at=frozenset({(obj.id, obj.place)}), notes=(note,))
+                self.knowledge = self.knowledge.merged(lesson)
 
     # -- helpers ------------------------------------------------------------------------------------
     def _view(self, after_s: float | None = None) -> WorldView:

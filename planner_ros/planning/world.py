@@ -77,11 +77,9 @@ class WorldView:
 
     def with_knowledge(self, knowledge: Knowledge) -> WorldView:
         merged = self.knowledge.merged(knowledge)
-        stale = {oid for oid, place in merged.not_at
-                 if oid in self.objects and self.objects[oid].relation in ("on", "in") and self.objects[oid].place == place}
-        objects = {oid: replace(o, relation="none", place="") if oid in stale else o for oid, o in self.objects.items()} \
-            if stale else self.objects
-        return replace(self, objects=objects, knowledge=merged)
+        stale = {oid: replace(o, relation="none", place="") for oid, place in merged.not_at
+                 if (o := self.objects.get(oid)) is not None and o.relation in ("on", "in") and o.place == place}
+        return replace(self, objects={**self.objects, **stale} if stale else self.objects, knowledge=merged)
 
     def part_owner(self, name: str) -> str | None:
         """The receptacle a door/drawer id (or the receptacle itself) refers to."""
