@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr0", type=float, help="initial learning rate with AdamW (default: ultralytics' choice)")
     parser.add_argument("--freeze", type=int, default=0, metavar="N",
                         help="keep the first N layers fixed (10: the backbone), so a fine-tune changes only the rest")
+    parser.add_argument("--warmup-epochs", type=float,
+                        help="learning-rate warmup (default: ultralytics' 3 epochs, during which the bias rate falls "
+                             "from 0.1); a short fine-tune wants 0, or its biases take steps of 0.1")
     parser.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
     parser.add_argument("--imgsz", type=int, default=320, help="training image size (crops: 320; frames: 640)")
     parser.add_argument("--batch", type=int, default=16)
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         train_args["time"] = args.hours
     if args.freeze:
         train_args["freeze"] = args.freeze
+    if args.warmup_epochs is not None:
+        train_args |= {"warmup_epochs": args.warmup_epochs, "warmup_bias_lr": 0.0}
     started = time.time()
     model = YOLO(str(args.init) if args.init else "yolov8n.yaml")
     model.train(data=str(data_yaml), epochs=args.epochs, project=str(args.work), name="run", exist_ok=True,
