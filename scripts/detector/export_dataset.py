@@ -16,8 +16,9 @@ cameras; halving the image would push most below what a stride-8 head can find).
 - `--crop 0`: whole frames, as the deployed detector sees them (the form for training on a GPU).
 
 `--in-bin N` drops 1..N extra objects of random kinds into the bin of every scene: random objects never spawn
-there, yet a moved or thrown-away object ends up there, seen from above with only its top showing. (CPU
-fine-tunes of the shipped weights on such crops were tried and not adopted: README, "The embedded detector".)
+there, yet a moved or thrown-away object ends up there, seen from above with only its top showing. Stage 4 of
+the shipped weights trained on whole frames of such scenes (`make detector-bin`; crops were tried first and lost
+other objects: README, "The embedded detector").
 
 `--deadline-s` stops rendering train seeds after that many seconds and keeps the longest run of finished
 seeds from the start of the range, so the data set is still "the first N train seeds" (N is printed and
