@@ -80,6 +80,8 @@ detector-gpu: setup train-env
 
 # Stage 4 continues on whole frames of 400 scenes with 1-3 objects in the bin (where no earlier stage put any),
 # on the CPU: ~6 min rendering and 1 h training on 2 cores (the time limit ends it, a little into a fifth epoch).
+# With --hours, ultralytics fits the epochs to the time after the first; --epochs 2 only makes it close mosaic at
+# once, so every epoch sees frames as deployed.
 detector-bin: setup train-env
 	rm -rf $(BIN_DATASET)
 	$(PYTHON) scripts/detector/export_dataset.py $(BIN_DATASET) --crop 0 --train-seeds 400 --val-seeds 40 --in-bin 3

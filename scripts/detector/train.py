@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--freeze", type=int, default=0, metavar="N",
                         help="keep the first N layers fixed (10: the backbone), so a fine-tune changes only the rest")
     parser.add_argument("--warmup-epochs", type=float,
-                        help="learning-rate warmup (default: ultralytics' 3 epochs, during which the bias rate falls "
-                             "from 0.1); a short fine-tune wants 0, or its biases take steps of 0.1")
+                        help="learning-rate warmup epochs, with the bias rate starting at 0 like the rest (default: "
+                             "ultralytics' 3 epochs, the bias rate falling from 0.1); a short fine-tune wants 0")
     parser.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
     parser.add_argument("--imgsz", type=int, default=320, help="training image size (crops: 320; frames: 640)")
     parser.add_argument("--batch", type=int, default=16)
@@ -138,21 +138,22 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     trained.save(str(args.out / f"{STEM}.pt"))  # weights only, ~6 MB
     recipe_path = args.out / f"{STEM}.json"
-    previous = json.loads(recipe_path.read_text()).get("stages", []) \
-        if args.init and recipe_path.is_file() else []
+    previous_recipe = json.loads(recipe_path.read_text()) if args.init and recipe_path.is_file() else {}
+    previous = previous_recipe.get("stages", [])
     dataset_json = args.dataset / "dataset.json"
-    stage = {"init": str(args.init) if args.init else "random (yolov8n.yaml)", "epochs": epochs_run,
+    init = f"{args.init} (stage {len(previous)})" if previous else str(args.init or "random (yolov8n.yaml)")
+    stage = {"init": init, "epochs": epochs_run,
              "train_args": train_args, "train_seconds": round(train_s),
              "device": torch.cuda.get_device_name(0) if not on_cpu else "cpu",
              "dataset": json.loads(dataset_json.read_text()) if dataset_json.is_file() else None,
              "val_map50": round(float(metrics.box.map50), 4), "val_map50_95": round(float(metrics.box.map), 4)}
     recipe = {
-        "model": "yolov8n (ultralytics yolov8n.yaml), trained from random initialisation",
+        "model": f"yolov8n (ultralytics yolov8n.yaml), trained from random initialisation; stages: {len(previous) + 1}",
         "classes": [names[str(i)] if isinstance(next(iter(names)), str) else names[i] for i in range(len(names))],
         "input_hw": list(EXPORT_IMGSZ),
         "output": "ultralytics detect head: (1, 4 + num_classes, anchors), boxes cx cy w h in input pixels",
         "dataset": "scripts/detector/export_dataset.py (seeds from TRAIN_SEEDS; see its docstring)",
-        "command": "make detector",
+        "command": previous_recipe.get("command", "make detector"),  # a further stage's target is added by hand
         "stages": [*previous, stage],
         "torch": torch.__version__,
         "ultralytics": __import__("ultralytics").__version__,
