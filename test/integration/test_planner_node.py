@@ -81,7 +81,9 @@ def test_a_locked_fridge_is_diagnosed_reported_and_a_task_can_be_canceled(tmp_pa
         assert result.executed_steps[:1] == ["navigate_to(fridge)"] and result.metrics.skill_calls >= 2
         assert result.metrics.corrections >= 1
         # The planner's events: open(fridge) failed with LOCKED, it replanned with that knowledge and found no
-        # plan; nothing was ever reported as a success it did not observe.
+        # plan; nothing was ever reported as a success it did not observe. The events topic and the action result
+        # are separate DDS writers, so the last event may arrive after the result.
+        probe.spin_until(lambda: any(e.type == "task_finished" for e in probe.events), 10, "the task_finished event")
         kinds = [e.type for e in probe.events]
         verified = [e for e in probe.events if e.type == "step_verified"]
         locked = [e for e in verified if e.step == "open(fridge)" and ("diagnosis", "LOCKED") in
