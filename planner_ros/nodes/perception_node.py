@@ -57,6 +57,7 @@ class _Camera:
         self.sync = CameraSync(name, sync)
         self.intrinsics: CameraIntrinsics | None = None
         self.pending: tuple | None = None
+        self.awaiting_segmentation: tuple | None = None  # oracle: a pair whose labels have not arrived yet
         self.busy = False
         self.lock = threading.Lock()
         self.skipped_busy = 0
@@ -148,7 +149,15 @@ class PerceptionNode(Node):
             self._warn(f"{camera}/info", f"{camera}: unusable camera info: {err}")
 
     def _on_seg(self, camera: str, msg: Image) -> None:
-        self.segmentation[camera].append((cs.time_to_seconds(msg.header.stamp), cs.image_to_numpy(msg)))
+        cam = self.cameras[camera]
+        stamp, labels = cs.time_to_seconds(msg.header.stamp), cs.image_to_numpy(msg)
+        with cam.lock:
+            self.segmentation[camera].append((stamp, labels))
+            waiting, cam.awaiting_segmentation = cam.awaiting_segmentation, None
+            if waiting is not None and abs(waiting[0] - stamp) > cam.sync.settings.slop_s:
+                waiting, cam.awaiting_segmentation = None, waiting
+        if waiting is not None:
+            self._process(cam, [waiting])
 
     def _on_image(self, camera: str, msg: Image, add) -> None:
         """A colour or depth image (`add` is the camera's add_color or add_depth)."""
@@ -205,10 +214,17 @@ class PerceptionNode(Node):
             return
         segmentation = None
         if self.detector.is_oracle:
-            segmentation = next((seg for t, seg in list(self.segmentation[name])
-                                 if abs(t - stamp) <= cam.sync.settings.slop_s), None)
+            # The labels travel on their own topic and often arrive after the images: a pair without them
+            # waits in a one-deep slot that _on_seg drains; the pair it displaces is the one reported.
+            with cam.lock:
+                segmentation = next((seg for t, seg in self.segmentation[name]
+                                     if abs(t - stamp) <= cam.sync.settings.slop_s), None)
+                if segmentation is None:
+                    missed, cam.awaiting_segmentation = cam.awaiting_segmentation, (stamp, color_msg, depth_msg)
             if segmentation is None:
-                cam.sync.mark("bad_frame", "no segmentation image for this frame (oracle)")
+                if missed is not None:
+                    cam.sync.mark("bad_frame", "no segmentation image for this frame (oracle): is the simulator "
+                                               "running with publish_segmentation: true?")
                 return
         try:
             result = self.pipeline.process(FrameInput(name, stamp, rgb, depth, cam.intrinsics, pose, segmentation))

@@ -73,12 +73,14 @@ class Probe(ProbeNode):
 
     def _publish_bad_frames(self) -> None:
         stamp = self.get_clock().now().to_msg()
-        K = CameraIntrinsics.from_vertical_fov(640, 480, math.radians(60.0))
-        for cam, depth_shape in (("bad_cam", (240, 320)), ("notf_cam", (480, 640))):
+        # Small images: with 640x480 ones a CI run received none of notf_cam's frames (sent right after
+        # bad_cam's) in two minutes, most likely because best-effort sensor QoS drops what buffers cannot hold.
+        K = CameraIntrinsics.from_vertical_fov(320, 240, math.radians(60.0))
+        for cam, depth_shape in (("bad_cam", (120, 160)), ("notf_cam", (240, 320))):
             frame_id = f"{cam}_optical_frame"
             self.bad_pubs[f"{cam}/info"].publish(cs.intrinsics_to_camera_info(
-                CameraIntrinsics(640, 480, K.fx, K.fy, K.cx, K.cy, frame_id=frame_id), stamp=stamp))
-            self.bad_pubs[f"{cam}/color"].publish(cs.numpy_to_image(np.zeros((480, 640, 3), np.uint8), "rgb8",
+                CameraIntrinsics(320, 240, K.fx, K.fy, K.cx, K.cy, frame_id=frame_id), stamp=stamp))
+            self.bad_pubs[f"{cam}/color"].publish(cs.numpy_to_image(np.zeros((240, 320, 3), np.uint8), "rgb8",
                                                                     stamp=stamp, frame_id=frame_id))
             self.bad_pubs[f"{cam}/depth"].publish(cs.numpy_to_image(np.ones(depth_shape, np.float32), "32FC1",
                                                                     stamp=stamp, frame_id=frame_id))
