@@ -772,23 +772,30 @@ def _place_objects(
     return placed
 
 
+_ROUND_SHAPES = ("sphere", "ellipsoid", "capsule")
+
+
 def _build_object(spec: mujoco.MjSpec, obj: _Placed) -> ObjectInfo:
     body_name = f"obj_{obj.id}"
     body = spec.worldbody.add_body(name=body_name, pos=obj.position.tolist(), quat=_quat_yaw(obj.yaw))
     joint = f"{body_name}_free"
     body.add_freejoint(name=joint)
     kind = obj.kind
-    total_volume = sum(p.volume_m3 for p in kind.parts)
+    # A round body rests only with its centre of mass at or below its centre of curvature: an apple whose stem
+    # carried mass was top-heavy and slowly rolled over (and off the counter). Parts on a round body are shape only.
+    weighed = 1 if kind.parts[0].shape in _ROUND_SHAPES else len(kind.parts)
+    total_volume = sum(p.volume_m3 for p in kind.parts[:weighed])
     geoms = []
     for k, part in enumerate(kind.parts):
         name = f"{body_name}_geom{k}"
         x, y, z, w = part.quat_xyzw
-        round_shape = part.shape in ("sphere", "ellipsoid", "capsule")
+        round_shape = part.shape in _ROUND_SHAPES
         body.add_geom(
             name=name, type=getattr(mujoco.mjtGeom, f"mjGEOM_{part.shape.upper()}"),
             size=list(part.size) + [0.0] * (3 - len(part.size)), pos=list(part.pos), quat=[w, x, y, z],
             rgba=list(obj.rgba if part.tinted else kind.accent_rgba),
-            mass=kind.mass_kg * part.volume_m3 / total_volume, contype=_OBJECT[0], conaffinity=_OBJECT[1],
+            mass=kind.mass_kg * part.volume_m3 / total_volume if k < weighed else 0.0,
+            contype=_OBJECT[0], conaffinity=_OBJECT[1],
             # Rolling friction (condim 6) stops round things rolling away on a nudge; torsional (4) for
             # the rest.
             condim=6 if round_shape else 4, friction=[1.0, 0.01, 0.002 if round_shape else 0.0001],

@@ -135,6 +135,18 @@ def test_navigate_pick_and_place_on_a_surface_and_into_the_sink():
     assert engine.facts().relations["apple_1"] == ("in", "sink")
 
 
+def test_a_placed_apple_stays_where_it_was_put():
+    # A stem that carried mass made the apple top-heavy: put on the counter, it rolled over and off within 30 s.
+    engine = make_engine(objects={"apple_1": ObjectPlacement("apple", "table")})
+    run_all(engine, "navigate_to(table)", "pick(apple_1)", "navigate_to(counter)", "place(apple_1, counter)")
+    placed = np.asarray(engine.world.object_pose("apple_1").position_m)
+    for _ in range(2500):  # 50 s
+        engine.tick()
+    assert relation(engine, "apple_1") == ("on", "counter")
+    rolled = np.linalg.norm(np.asarray(engine.world.object_pose("apple_1").position_m) - placed)
+    assert rolled < 0.002, f"the apple rolled {rolled * 100:.1f} cm"
+
+
 def test_navigate_to_an_object_goes_to_its_receptacle():
     engine = make_engine()
     assert run(engine, "navigate_to(mug_1)").success
