@@ -231,15 +231,34 @@ class TreePlanner:
                 view = self._view()
                 rec = view.receptacles.get(place)
                 is_open = rec is not None and rec.is_open
-                if rec is not None and rec.part and not is_open and place not in self.knowledge.locked \
-                        and not view.holding:
-                    is_open = self._dispatch_search_step(SkillCall("open", (("target", place),)))
+                if rec is not None and rec.part and not is_open and place not in self.knowledge.locked:
+                    if view.holding and self._put_down(view.holding, view) and self.robot_at != place:
+                        self._dispatch_search_step(SkillCall("navigate_to", (("target", place),)))
+                    if not self._view().holding and self.robot_at == place:
+                        is_open = self._dispatch_search_step(SkillCall("open", (("target", place),)))
                 if is_open and rec.look_from:
                     # Where the robot stands to use it, nothing inside shows (a low cabinet's top hides its shelf).
                     self._dispatch_search_step(SkillCall("navigate_to", (("target", rec.look_from),)))
                 if self._found(label, known):
                     self._emit("found", detail=f"{label} found at {place}", label=label, place=place)
                     break
+
+    def _put_down(self, held: str, view: WorldView) -> bool:
+        """Opening a door or drawer takes a free hand: put the held object where the goal wants it, else back
+        where it was when the goal was set, whichever takes it now. False if neither does."""
+        wanted = [c.args[1] for c in self.goal if c.predicate in ("on", "in") and not c.negated and c.args[0] == held]
+        for place in dict.fromkeys([*wanted, self._grounded_at.get(held, "")]):
+            rec = view.receptacles.get(place)
+            if rec is None or not rec.is_open or place in self.knowledge.blocked:
+                continue
+            if self.robot_at != place and not self._dispatch_search_step(SkillCall("navigate_to",
+                                                                                    (("target", place),))):
+                continue
+            if self._dispatch_search_step(SkillCall("place", (("object", held), ("target", place)))):
+                self._emit("hand_freed", detail=f"put {held} down at {place} to open things while searching",
+                           object=held, place=place)
+                return True
+        return False
 
     def _found(self, label: str, known: frozenset[str]) -> bool:
         # Look for a moment: perception confirms an object over a few frames.

@@ -10,7 +10,7 @@ from planner_ros.planning.deciders import OfflineDecider
 from planner_ros.planning.executive import PlannerSettings, TreePlanner
 from planner_ros.planning.instructions import ParserGoalWriter
 from planner_ros.planning.sampling import SampledPlan, SamplingResult
-from planner_ros.planning.world import Knowledge
+from planner_ros.planning.world import Knowledge, ObjectStatus
 from planner_ros.skills import DEFAULT_SKILLS, FailureCode, SkillOutcome
 from planner_ros.verification.scene_graph_verifier import SceneGraphVerifier
 from planner_ros.world.symbolic import SymbolicHousehold
@@ -259,6 +259,37 @@ def test_a_lost_object_is_not_replaced_by_one_that_already_meets_the_goal():
     assert "apple_1" in p.knowledge.missing and robot.calls.count("pick(apple_1)") == 1
     # The counter's apple, known all along, does not end the search for the lost one.
     assert [e["type"] for e in result.events].count("searching") == PlannerSettings().search_places
+
+
+class ClosedDoorsRobot(SymbolicRobot):
+    """No camera sees into a closed container: the scene graph keeps what went in there as missing."""
+
+    def observe(self, after_s=None):
+        view = super().observe(after_s)
+        hidden = {k: replace(o, relation="none", place="", status=ObjectStatus.MISSING)
+                  for k, o in view.objects.items() if o.place and not view.receptacles[o.place].is_open}
+        return replace(view, objects={**view.objects, **hidden})
+
+
+def test_a_search_that_must_open_a_door_puts_the_held_object_down_first():
+    def apple_put_away(call, world):  # while the robot fetches the banana, someone puts the apple in the fridge
+        if call.text == "navigate_to(counter)" and world.holding == "banana_1":
+            world.items["apple_1"].location = "fridge"
+        return None
+
+    kitchen = {**KITCHEN, "objects": {**KITCHEN["objects"], "banana_1": {"label": "banana", "location": "table"}}}
+    robot = ClosedDoorsRobot(SymbolicHousehold.from_config(kitchen), apple_put_away)
+    both = ["navigate_to(table)", "pick(apple_1)", "navigate_to(counter)", "place(apple_1, counter)",
+            "navigate_to(table)", "pick(banana_1)", "navigate_to(counter)", "place(banana_1, counter)"]
+    from_fridge = ["navigate_to(fridge)", "pick(apple_1)", "navigate_to(counter)", "place(apple_1, counter)"]
+    result = planner(ScriptedSampler([both], [from_fridge]), robot).run(
+        "Move the apple and the banana from the table to the counter.")
+    assert result.success, result.summary
+    calls = robot.calls
+    # Searching the closed fridge needs a free hand: the banana goes where the goal wants it, then the door opens.
+    assert calls.index("place(banana_1, counter)") < calls.index("open(fridge)") < calls.index("pick(apple_1)", 2)
+    assert [(e["object"], e["place"]) for e in result.events if e["type"] == "hand_freed"] == [("banana_1", "counter")]
+    assert any(e["type"] == "found" and e["place"] == "fridge" for e in result.events)
 
 
 def test_what_the_robot_did_not_find_overrides_a_stale_place_until_it_is_seen_elsewhere():
