@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
@@ -36,7 +34,7 @@ from planner_ros import conversions as cs
 from planner_ros.geometry import CameraIntrinsics
 from planner_ros.nodes._common import LATCHED_QOS, StartupError, declare, spin_node
 from planner_ros.perception.backends import make_detector
-from planner_ros.perception.camera_sync import CameraSync, SyncSettings
+from planner_ros.perception.camera_sync import CameraSync, LabelsMatch, SyncSettings
 from planner_ros.perception.debug_image import annotate
 from planner_ros.perception.detection import DetectorError
 from planner_ros.perception.fusion import FusionSettings
@@ -57,7 +55,7 @@ class _Camera:
         self.sync = CameraSync(name, sync)
         self.intrinsics: CameraIntrinsics | None = None
         self.pending: tuple | None = None
-        self.awaiting_segmentation: tuple | None = None  # oracle: a pair whose labels have not arrived yet
+        self.labels = LabelsMatch(sync.slop_s)  # the oracle's segmentation, matched to frame pairs
         self.busy = False
         self.lock = threading.Lock()
         self.skipped_busy = 0
@@ -105,8 +103,6 @@ class PerceptionNode(Node):
                                  callback_group=MutuallyExclusiveCallbackGroup())
         self.create_subscription(TFMessage, "/tf_static", lambda m: self._on_tf(m, True), LATCHED_QOS)
         self.debug_pubs = {}
-        # Recent segmentation images per camera (oracle only): they may arrive after their colour/depth pair.
-        self.segmentation: dict[str, deque[tuple[float, np.ndarray]]] = {n: deque(maxlen=4) for n in names}
         for name in names:
             def topic(key: str, camera: str = name) -> str:
                 return patterns[key].format(camera=camera)
@@ -150,14 +146,9 @@ class PerceptionNode(Node):
 
     def _on_seg(self, camera: str, msg: Image) -> None:
         cam = self.cameras[camera]
-        stamp, labels = cs.time_to_seconds(msg.header.stamp), cs.image_to_numpy(msg)
-        with cam.lock:
-            self.segmentation[camera].append((stamp, labels))
-            waiting, cam.awaiting_segmentation = cam.awaiting_segmentation, None
-            if waiting is not None and abs(waiting[0] - stamp) > cam.sync.settings.slop_s:
-                waiting, cam.awaiting_segmentation = None, waiting
-        if waiting is not None:
-            self._process(cam, [waiting])
+        completed = cam.labels.add(cs.time_to_seconds(msg.header.stamp), cs.image_to_numpy(msg))
+        if completed is not None:
+            self._process(cam, [completed])
 
     def _on_image(self, camera: str, msg: Image, add) -> None:
         """A colour or depth image (`add` is the camera's add_color or add_depth)."""
@@ -214,15 +205,9 @@ class PerceptionNode(Node):
             return
         segmentation = None
         if self.detector.is_oracle:
-            # The labels travel on their own topic and often arrive after the images: a pair without them
-            # waits in a one-deep slot that _on_seg drains; the pair it displaces is the one reported.
-            with cam.lock:
-                segmentation = next((seg for t, seg in self.segmentation[name]
-                                     if abs(t - stamp) <= cam.sync.settings.slop_s), None)
-                if segmentation is None:
-                    missed, cam.awaiting_segmentation = cam.awaiting_segmentation, (stamp, color_msg, depth_msg)
-            if segmentation is None:
-                if missed is not None:
+            segmentation, displaced = cam.labels.match((stamp, color_msg, depth_msg))
+            if segmentation is None:  # the pair waits for its labels (_on_seg); a displaced one is lost
+                if displaced:
                     cam.sync.mark("bad_frame", "no segmentation image for this frame (oracle): is the simulator "
                                                "running with publish_segmentation: true?")
                 return

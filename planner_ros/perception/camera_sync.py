@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CameraHealth", "CameraSync", "SyncSettings"]
+__all__ = ["CameraHealth", "CameraSync", "LabelsMatch", "SyncSettings"]
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,34 @@ class CameraSync:
             if last is not None and now_receipt_s - last > self.settings.stale_after_s:
                 self.health.state = "stale"
                 self.health.detail = f"no frame pair for {now_receipt_s - last:.1f} s"
+
+
+class LabelsMatch:
+    """Each frame pair's segmentation labels (the oracle detector's input). They travel on their own topic and
+    often arrive after the images, so a pair without them waits in a one-deep slot until they come; a newer
+    pair displaces it, and the displaced one is reported as lost."""
+
+    def __init__(self, slop_s: float, keep: int = 4) -> None:
+        self.slop_s = slop_s
+        self._labels: deque[tuple[float, Any]] = deque(maxlen=keep)
+        self._waiting: tuple | None = None   # (stamp, ...) of a pair without labels yet
+        self._lock = threading.Lock()
+
+    def add(self, stamp_s: float, labels: Any) -> tuple | None:
+        """Keep labels; returns the waiting pair they complete, if any."""
+        with self._lock:
+            self._labels.append((stamp_s, labels))
+            if self._waiting is not None and abs(self._waiting[0] - stamp_s) <= self.slop_s:
+                done, self._waiting = self._waiting, None
+                return done
+            return None
+
+    def match(self, pair: tuple) -> tuple[Any | None, bool]:
+        """(labels, False) for pair (its stamp first), or (None, displaced) with pair left waiting; displaced
+        says an older pair was waiting and is dropped."""
+        with self._lock:
+            labels = next((lab for t, lab in self._labels if abs(t - pair[0]) <= self.slop_s), None)
+            if labels is not None:
+                return labels, False
+            displaced, self._waiting = self._waiting is not None, pair
+            return None, displaced

@@ -225,16 +225,14 @@ class TreePlanner:
             places = list(dict.fromkeys([*first, *self.observer.search_places(label)]))
             for place in places[: self.settings.search_places + len(first)]:
                 self._emit("searching", detail=f"looking for {label} at {place}", label=label, place=place)
-                if self.robot_at != place and not self._dispatch_search_step(SkillCall("navigate_to",
-                                                                                        (("target", place),))):
+                if not self._go_to(place):
                     continue
                 view = self._view()
                 rec = view.receptacles.get(place)
                 is_open = rec is not None and rec.is_open
                 if rec is not None and rec.part and not is_open and place not in self.knowledge.locked:
-                    if view.holding and self._put_down(view.holding, view) and self.robot_at != place:
-                        self._dispatch_search_step(SkillCall("navigate_to", (("target", place),)))
-                    if not self._view().holding and self.robot_at == place:
+                    hand_free = not view.holding or self._put_down(view.holding, view)
+                    if hand_free and self._go_to(place):
                         is_open = self._dispatch_search_step(SkillCall("open", (("target", place),)))
                 if is_open and rec.look_from:
                     # Where the robot stands to use it, nothing inside shows (a low cabinet's top hides its shelf).
@@ -249,16 +247,17 @@ class TreePlanner:
         wanted = [c.args[1] for c in self.goal if c.predicate in ("on", "in") and not c.negated and c.args[0] == held]
         for place in dict.fromkeys([*wanted, self._grounded_at.get(held, "")]):
             rec = view.receptacles.get(place)
-            if rec is None or not rec.is_open or place in self.knowledge.blocked:
-                continue
-            if self.robot_at != place and not self._dispatch_search_step(SkillCall("navigate_to",
-                                                                                    (("target", place),))):
+            if rec is None or not rec.is_open or place in self.knowledge.blocked or not self._go_to(place):
                 continue
             if self._dispatch_search_step(SkillCall("place", (("object", held), ("target", place)))):
                 self._emit("hand_freed", detail=f"put {held} down at {place} to open things while searching",
                            object=held, place=place)
                 return True
         return False
+
+    def _go_to(self, place: str) -> bool:
+        """Whether the robot stands at place, navigating there (a search step) if it does not yet."""
+        return self.robot_at == place or self._dispatch_search_step(SkillCall("navigate_to", (("target", place),)))
 
     def _found(self, label: str, known: frozenset[str]) -> bool:
         # Look for a moment: perception confirms an object over a few frames.

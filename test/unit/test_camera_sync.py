@@ -1,5 +1,5 @@
 """Colour/depth pairing per camera: approximate time, drops with counters, reordering, health states."""
-from planner_ros.perception.camera_sync import CameraSync, SyncSettings
+from planner_ros.perception.camera_sync import CameraSync, LabelsMatch, SyncSettings
 
 
 def test_pairs_within_slop_in_time_order():
@@ -52,3 +52,19 @@ def test_queue_is_bounded():
     for k in range(10):
         sync.add_color(float(k), f"c{k}")
     assert sync.health.counters["queue_overflow"] == 7
+
+
+def test_a_pair_waits_for_labels_that_arrive_after_it():
+    labels = LabelsMatch(slop_s=0.02)
+    assert labels.match((1.00, "c1", "d1")) == (None, False)   # parked
+    assert labels.add(2.00, "L2") is None                        # not its labels
+    assert labels.add(1.01, "L1") == (1.00, "c1", "d1")          # completes the parked pair
+    assert labels.match((1.00, "c1", "d1")) == ("L1", False)     # labels already there: no wait
+
+
+def test_a_waiting_pair_displaced_by_a_newer_one_is_reported():
+    labels = LabelsMatch(slop_s=0.02)
+    assert labels.match((1.0, "c1", "d1")) == (None, False)
+    assert labels.match((1.5, "c2", "d2")) == (None, True)       # the 1.0 pair is lost
+    assert labels.add(1.0, "L1") is None                         # too late for it
+    assert labels.add(1.5, "L2") == (1.5, "c2", "d2")
